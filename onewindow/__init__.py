@@ -1,0 +1,4 @@
+"""onewindow: a single-window kiosk and queue system for medical-insurance service points."""
+
+__version__ = "0.1.0"
+PROTOCOL_VERSION = 1

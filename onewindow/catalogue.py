@@ -1,0 +1,158 @@
+"""The service-item catalogue: what each item needs, so a citizen can finish it in one trip.
+
+A catalogue is data (TOML, versioned with the site configuration). `load_catalogue_data` returns a
+`Catalogue` and a list of problems, each naming the item and the field.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+MATERIAL_FORMS = ("original", "copy", "original_and_copy", "form")
+
+
+@dataclass(frozen=True)
+class Material:
+    name: str
+    name_en: str = ""
+    copies: int = 1
+    form: str = "original"  # original | copy | original_and_copy | form (a form filled in at the hall)
+    issuer: str = ""
+    issuer_en: str = ""
+
+
+@dataclass(frozen=True)
+class Item:
+    code: str
+    business_type: str
+    name: str
+    name_en: str
+    service_minutes: float
+    category: str = ""
+    category_en: str = ""
+    legal_basis: str = ""
+    legal_basis_en: str = ""
+    conditions: tuple[str, ...] = ()
+    conditions_en: tuple[str, ...] = ()
+    materials: tuple[Material, ...] = ()
+    steps: tuple[str, ...] = ()
+    steps_en: tuple[str, ...] = ()
+    fee: str = "不收费"
+    fee_en: str = "Free of charge"
+    time_limit: str = ""
+    time_limit_en: str = ""
+    time_limit_days: int | None = None  # working days; 0 = done on the spot
+    online_url: str = ""
+    note: str = ""
+    note_en: str = ""
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    items: tuple[Item, ...]
+    version: str = ""
+    _by_code: dict[str, Item] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._by_code.update({i.code: i for i in self.items})
+
+    def item(self, code: str) -> Item | None:
+        return self._by_code.get(code)
+
+    def items_of(self, prefix: str) -> tuple[Item, ...]:
+        return tuple(i for i in self.items if i.business_type == prefix)
+
+
+def _text_list(raw: dict, key: str, where: str, errors: list) -> tuple[str, ...]:
+    value = raw.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        errors.append((f"{where}.{key}", value, "must be a list of non-empty strings"))
+        return ()
+    return tuple(value)
+
+
+def _text(raw: dict, key: str, where: str, errors: list, required: bool = False, default: str = "") -> str:
+    value = raw.get(key, None)
+    if value is None:
+        if required:
+            errors.append((f"{where}.{key}", None, "is required"))
+        return default
+    if not isinstance(value, str) or (required and not value.strip()):
+        errors.append((f"{where}.{key}", value, "must be a non-empty string" if required else "must be a string"))
+        return default
+    return value
+
+
+def load_catalogue_data(raw: dict, prefixes: Iterable[str] | None = None) -> tuple[Catalogue, list[tuple[str, Any, str]]]:
+    """Validate raw catalogue data; return the catalogue and its problems (key, value, why)."""
+    errors: list[tuple[str, Any, str]] = []
+    known = set(prefixes) if prefixes is not None else None
+    items: list[Item] = []
+    raw_items = raw.get("item", [])
+    if not isinstance(raw_items, list):
+        return Catalogue(items=()), [("item", raw_items, "must be an array of [[item]] tables")]
+    seen: set[str] = set()
+    for i, it in enumerate(raw_items):
+        if not isinstance(it, dict):
+            errors.append((f"item[{i}]", it, "must be a table"))
+            continue
+        code = it.get("code")
+        where = f"item {code!r}" if isinstance(code, str) and code else f"item[{i}]"
+        code = _text(it, "code", where, errors, required=True)
+        if code in seen:
+            errors.append((f"{where}.code", code, "is used by another item"))
+        seen.add(code)
+        bt = _text(it, "business_type", where, errors, required=True)
+        if known is not None and bt and bt not in known:
+            errors.append((f"{where}.business_type", bt, f"is not a business type of this site ({', '.join(sorted(known))})"))
+        minutes = it.get("service_minutes", 8)
+        if isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or not 0.5 <= minutes <= 240:
+            errors.append((f"{where}.service_minutes", minutes, "must be a number of minutes from 0.5 to 240"))
+            minutes = 8
+        days = it.get("time_limit_days")
+        if days is not None and (isinstance(days, bool) or not isinstance(days, int) or not 0 <= days <= 365):
+            errors.append((f"{where}.time_limit_days", days, "must be a whole number of working days, 0 to 365"))
+            days = None
+        materials: list[Material] = []
+        raw_mats = it.get("material", [])
+        if not isinstance(raw_mats, list):
+            errors.append((f"{where}.material", raw_mats, "must be an array of [[item.material]] tables"))
+            raw_mats = []
+        for j, m in enumerate(raw_mats):
+            mw = f"{where}.material[{j}]"
+            if not isinstance(m, dict):
+                errors.append((mw, m, "must be a table"))
+                continue
+            copies = m.get("copies", 1)
+            if isinstance(copies, bool) or not isinstance(copies, int) or not 1 <= copies <= 20:
+                errors.append((f"{mw}.copies", copies, "must be a whole number from 1 to 20"))
+                copies = 1
+            form = m.get("form", "original")
+            if form not in MATERIAL_FORMS:
+                errors.append((f"{mw}.form", form, f"must be one of {', '.join(MATERIAL_FORMS)}"))
+                form = "original"
+            materials.append(Material(
+                name=_text(m, "name", mw, errors, required=True), name_en=_text(m, "name_en", mw, errors),
+                copies=copies, form=form, issuer=_text(m, "issuer", mw, errors),
+                issuer_en=_text(m, "issuer_en", mw, errors)))
+        url = _text(it, "online_url", where, errors)
+        if url and not url.startswith(("https://", "http://")):
+            errors.append((f"{where}.online_url", url, "must be an http(s) address"))
+        items.append(Item(
+            code=code, business_type=bt, name=_text(it, "name", where, errors, required=True),
+            name_en=_text(it, "name_en", where, errors), service_minutes=float(minutes),
+            category=_text(it, "category", where, errors), category_en=_text(it, "category_en", where, errors),
+            legal_basis=_text(it, "legal_basis", where, errors),
+            legal_basis_en=_text(it, "legal_basis_en", where, errors),
+            conditions=_text_list(it, "conditions", where, errors),
+            conditions_en=_text_list(it, "conditions_en", where, errors),
+            materials=tuple(materials),
+            steps=_text_list(it, "steps", where, errors), steps_en=_text_list(it, "steps_en", where, errors),
+            fee=_text(it, "fee", where, errors, default="不收费"),
+            fee_en=_text(it, "fee_en", where, errors, default="Free of charge"),
+            time_limit=_text(it, "time_limit", where, errors), time_limit_en=_text(it, "time_limit_en", where, errors),
+            time_limit_days=days, online_url=url,
+            note=_text(it, "note", where, errors), note_en=_text(it, "note_en", where, errors),
+        ))
+    version = raw.get("version", "")
+    return Catalogue(items=tuple(items), version=str(version)), errors

@@ -1,0 +1,66 @@
+"""`onewindow` command line: one small command per process (server, broker, demo, ...).
+
+Each subcommand lives in its own module exposing `register(subparsers)`; it adds its parser and
+sets `func` to a callable taking the parsed arguments and returning an exit code.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from onewindow import __version__
+
+# Modules that add subcommands, in the order `--help` lists them.
+COMMAND_MODULES = [
+    "onewindow.commands.demo",
+    "onewindow.commands.server",
+    "onewindow.commands.broker",
+    "onewindow.commands.config_check",
+    "hardware.printing.cli",
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="onewindow",
+        description="Single-window kiosk and queue system for medical-insurance service points.",
+    )
+    parser.add_argument("--version", action="version", version=f"onewindow {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name and name.startswith(exc.name):
+                continue  # a part not built yet
+            raise
+        module.register(sub)
+    return parser
+
+
+def setup_logging(verbose: bool = False) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    setup_logging(args.verbose)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

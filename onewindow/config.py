@@ -1,0 +1,381 @@
+"""Site configuration: one TOML file (plus its service-item catalogue), validated once.
+
+`load(path)` returns a frozen `SiteConfig` or raises `ConfigError` listing every problem as
+"key: value: why". Nothing else in onewindow reads the file.
+"""
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from datetime import time
+from pathlib import Path
+from typing import Any, Iterable
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from onewindow.catalogue import Catalogue, load_catalogue_data
+
+SITE_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,39}$")
+PREFIX_RE = re.compile(r"^[A-Z]$")
+HHMM_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+PRIORITY_GROUPS = {
+    "military": ("军人优先", "Service members and veterans"),
+    "elderly": ("老年人优先", "Elderly"),
+    "pregnant": ("孕妇优先", "Pregnant women"),
+    "disabled": ("残疾人优先", "People with disabilities"),
+}
+MISSED_POLICIES = ("void", "requeue")
+
+
+class ConfigError(Exception):
+    """The configuration is invalid; `errors` lists each problem as (key, value, why)."""
+
+    def __init__(self, source: str, errors: list[tuple[str, Any, str]]):
+        self.source = source
+        self.errors = errors
+        lines = [f"{source}: {len(errors)} problem(s) in the configuration:"]
+        lines += [f"  - {key}: {value!r}: {why}" for key, value, why in errors]
+        super().__init__("\n".join(lines))
+
+
+@dataclass(frozen=True)
+class Span:
+    """A daily time span [start, end) in local time, e.g. 08:30-12:00."""
+
+    start: time
+    end: time
+
+    def contains(self, t: time) -> bool:
+        return self.start <= t < self.end
+
+    def __str__(self) -> str:
+        return f"{self.start:%H:%M}-{self.end:%H:%M}"
+
+
+@dataclass(frozen=True)
+class BusinessType:
+    prefix: str
+    name: str
+    name_en: str
+    service_minutes: float
+    daily_quota: int | None = None
+    issue_hours: tuple[Span, ...] | None = None  # None: the site's opening hours
+
+
+@dataclass(frozen=True)
+class Window:
+    number: int
+    name: str
+    serves: tuple[str, ...]  # business-type prefixes, in this window's priority order
+    kind: str = "comprehensive"
+    hours: tuple[Span, ...] | None = None  # lunch-break / extended-hours windows; None: site hours
+
+
+@dataclass(frozen=True)
+class PriorityPolicy:
+    groups: tuple[str, ...] = ("military", "elderly", "pregnant", "disabled")
+    elderly_age: int = 70
+    head_start_minutes: float = 30.0
+    max_wait_minutes: float = 60.0
+
+
+@dataclass(frozen=True)
+class CallPolicy:
+    max_calls: int = 3  # the first call plus recalls
+    missed: str = "void"  # or "requeue"
+    requeue_places: int = 3
+    max_requeues: int = 1
+
+
+@dataclass(frozen=True)
+class SiteConfig:
+    site_id: str
+    name: str
+    name_en: str
+    timezone: str
+    level: str
+    day_reset: time
+    hours: dict[str, tuple[Span, ...]]  # weekday -> spans
+    business_types: tuple[BusinessType, ...]
+    windows: tuple[Window, ...]
+    priority: PriorityPolicy
+    calls: CallPolicy
+    ratings_enabled: bool
+    catalogue: Catalogue
+    address: str = ""
+    phone_enquiry: str = ""
+    phone_complaint: str = ""
+    source: str = "<memory>"
+    _types_by_prefix: dict[str, BusinessType] = field(default_factory=dict, repr=False, compare=False)
+    _windows_by_number: dict[int, Window] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._types_by_prefix.update({b.prefix: b for b in self.business_types})
+        self._windows_by_number.update({w.number: w for w in self.windows})
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def business_type(self, prefix: str) -> BusinessType | None:
+        return self._types_by_prefix.get(prefix)
+
+    def window(self, number: int) -> Window | None:
+        return self._windows_by_number.get(number)
+
+    def hours_on(self, weekday: int) -> tuple[Span, ...]:
+        return self.hours.get(WEEKDAYS[weekday], ())
+
+
+class _Checker:
+    """Collects (key, value, why) problems while reading raw TOML data."""
+
+    def __init__(self) -> None:
+        self.errors: list[tuple[str, Any, str]] = []
+
+    def fail(self, key: str, value: Any, why: str) -> None:
+        self.errors.append((key, value, why))
+
+    def table(self, data: dict, key: str, path: str, required: bool = False) -> dict:
+        value = data.get(key, None)
+        if value is None:
+            if required:
+                self.fail(path, None, "is required")
+            return {}
+        if not isinstance(value, dict):
+            self.fail(path, value, "must be a table")
+            return {}
+        return value
+
+    def str_(self, data: dict, key: str, path: str, default: str | None = None,
+             pattern: re.Pattern | None = None, choices: Iterable[str] | None = None) -> str:
+        value = data.get(key, default)
+        if value is None:
+            self.fail(path, None, "is required")
+            return ""
+        if not isinstance(value, str) or (not value.strip() and default is None):
+            self.fail(path, value, "must be a non-empty string")
+            return ""
+        if pattern is not None and not pattern.match(value):
+            self.fail(path, value, f"must match {pattern.pattern}")
+        if choices is not None and value not in choices:
+            self.fail(path, value, f"must be one of {', '.join(choices)}")
+        return value
+
+    def num(self, data: dict, key: str, path: str, default: float | None = None,
+            minimum: float | None = None, maximum: float | None = None, integer: bool = False) -> Any:
+        value = data.get(key, default)
+        if value is None:
+            if default is None and key in data:
+                self.fail(path, value, "is required")
+            return None
+        ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
+        if isinstance(value, bool) or not ok_type:
+            self.fail(path, value, "must be an integer" if integer else "must be a number")
+            return default
+        if minimum is not None and value < minimum:
+            self.fail(path, value, f"must be at least {minimum}")
+        if maximum is not None and value > maximum:
+            self.fail(path, value, f"must be at most {maximum}")
+        return value
+
+    def clock(self, value: Any, path: str) -> time | None:
+        if not isinstance(value, str) or not HHMM_RE.match(value):
+            self.fail(path, value, "must be a time HH:MM (24-hour)")
+            return None
+        h, m = value.split(":")
+        return time(int(h), int(m))
+
+    def spans(self, value: Any, path: str) -> tuple[Span, ...]:
+        if not isinstance(value, list):
+            self.fail(path, value, 'must be a list of spans like "08:30-12:00"')
+            return ()
+        out: list[Span] = []
+        for i, raw in enumerate(value):
+            p = f"{path}[{i}]"
+            if not isinstance(raw, str) or raw.count("-") != 1:
+                self.fail(p, raw, 'must be a span like "08:30-12:00"')
+                continue
+            a, b = (self.clock(x.strip(), p) for x in raw.split("-"))
+            if a is None or b is None:
+                continue
+            if b <= a:
+                self.fail(p, raw, "must end after it starts")
+                continue
+            if out and a < out[-1].end:
+                self.fail(p, raw, "overlaps or precedes the span before it")
+                continue
+            out.append(Span(a, b))
+        return tuple(out)
+
+
+def load(path: str | Path) -> SiteConfig:
+    """Read and validate a site configuration file and the catalogue it names."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(str(path), [("(file)", str(path), "does not exist")]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), [("(file)", str(path), f"is not valid TOML: {exc}")]) from None
+    return from_dict(raw, source=str(path), base_dir=path.parent)
+
+
+def from_dict(raw: dict, source: str = "<memory>", base_dir: Path | None = None) -> SiteConfig:
+    c = _Checker()
+    site = c.table(raw, "site", "site", required=True)
+    site_id = c.str_(site, "id", "site.id", pattern=SITE_ID_RE)
+    name = c.str_(site, "name", "site.name")
+    name_en = c.str_(site, "name_en", "site.name_en", default="")
+    tz = c.str_(site, "timezone", "site.timezone", default="Asia/Shanghai")
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        c.fail("site.timezone", tz, "is not a known IANA time zone")
+    level = c.str_(site, "level", "site.level", default="county",
+                   choices=("city", "county", "township", "village", "hospital", "pharmacy", "bank"))
+    day_reset = c.clock(site.get("day_reset", "03:00"), "site.day_reset") or time(3, 0)
+
+    hours_raw = c.table(raw, "hours", "hours", required=True)
+    hours: dict[str, tuple[Span, ...]] = {}
+    for key, value in hours_raw.items():
+        targets = {"weekdays": WEEKDAYS[:5], "weekend": WEEKDAYS[5:]}.get(key, (key,))
+        if targets == (key,) and key not in WEEKDAYS:
+            c.fail(f"hours.{key}", value, "unknown day: use mon..sun, weekdays or weekend")
+            continue
+        spans = c.spans(value, f"hours.{key}")
+        for day in targets:
+            hours[day] = spans
+
+    types: list[BusinessType] = []
+    raw_types = raw.get("business_type", [])
+    if not isinstance(raw_types, list) or not raw_types:
+        c.fail("business_type", raw_types, "at least one [[business_type]] is required")
+        raw_types = []
+    for i, bt in enumerate(raw_types):
+        p = f"business_type[{i}]"
+        if not isinstance(bt, dict):
+            c.fail(p, bt, "must be a table")
+            continue
+        prefix = c.str_(bt, "prefix", f"{p}.prefix", pattern=PREFIX_RE)
+        if any(t.prefix == prefix for t in types):
+            c.fail(f"{p}.prefix", prefix, "is used by another business type")
+        issue_hours = c.spans(bt["issue_hours"], f"{p}.issue_hours") if "issue_hours" in bt else None
+        types.append(BusinessType(
+            prefix=prefix,
+            name=c.str_(bt, "name", f"{p}.name"),
+            name_en=c.str_(bt, "name_en", f"{p}.name_en", default=""),
+            service_minutes=float(c.num(bt, "service_minutes", f"{p}.service_minutes", default=8,
+                                        minimum=0.5, maximum=240) or 8),
+            daily_quota=c.num(bt, "daily_quota", f"{p}.daily_quota", minimum=1, maximum=999, integer=True),
+            issue_hours=issue_hours,
+        ))
+    prefixes = {t.prefix for t in types}
+
+    windows: list[Window] = []
+    raw_windows = raw.get("window", [])
+    if not isinstance(raw_windows, list) or not raw_windows:
+        c.fail("window", raw_windows, "at least one [[window]] is required")
+        raw_windows = []
+    for i, w in enumerate(raw_windows):
+        p = f"window[{i}]"
+        if not isinstance(w, dict):
+            c.fail(p, w, "must be a table")
+            continue
+        number = c.num(w, "number", f"{p}.number", minimum=1, maximum=999, integer=True)
+        if number is None:
+            c.fail(f"{p}.number", None, "is required")
+            number = 0
+        if any(x.number == number for x in windows):
+            c.fail(f"{p}.number", number, "is used by another window")
+        serves = w.get("serves")
+        if not isinstance(serves, list) or not serves or not all(isinstance(s, str) for s in serves):
+            c.fail(f"{p}.serves", serves, "must be a non-empty list of business-type prefixes")
+            serves = []
+        for s in serves:
+            if s not in prefixes:
+                c.fail(f"{p}.serves", s, f"is not a business type prefix (known: {', '.join(sorted(prefixes))})")
+        if len(set(serves)) != len(serves):
+            c.fail(f"{p}.serves", serves, "lists a business type twice")
+        windows.append(Window(
+            number=number,
+            name=c.str_(w, "name", f"{p}.name", default=f"{number}号窗口"),
+            serves=tuple(serves),
+            kind=c.str_(w, "kind", f"{p}.kind", default="comprehensive",
+                        choices=("comprehensive", "priority", "enterprise", "complex")),
+            hours=c.spans(w["hours"], f"{p}.hours") if "hours" in w else None,
+        ))
+    for t in types:
+        if not any(t.prefix in w.serves for w in windows):
+            c.fail("window", t.prefix, f"no window serves business type {t.prefix} ({t.name})")
+
+    pr = c.table(raw, "priority", "priority")
+    groups = pr.get("groups", list(PriorityPolicy.groups))
+    if not isinstance(groups, list) or any(g not in PRIORITY_GROUPS for g in groups):
+        c.fail("priority.groups", groups, f"must be a list drawn from {', '.join(PRIORITY_GROUPS)}")
+        groups = []
+    priority = PriorityPolicy(
+        groups=tuple(groups),
+        elderly_age=c.num(pr, "elderly_age", "priority.elderly_age", default=70, minimum=50, maximum=100,
+                          integer=True),
+        head_start_minutes=float(c.num(pr, "head_start_minutes", "priority.head_start_minutes", default=30,
+                                       minimum=0, maximum=600)),
+        max_wait_minutes=float(c.num(pr, "max_wait_minutes", "priority.max_wait_minutes", default=60,
+                                     minimum=1, maximum=1440)),
+    )
+
+    cl = c.table(raw, "calls", "calls")
+    calls = CallPolicy(
+        max_calls=c.num(cl, "max_calls", "calls.max_calls", default=3, minimum=1, maximum=10, integer=True),
+        missed=c.str_(cl, "missed", "calls.missed", default="void", choices=MISSED_POLICIES),
+        requeue_places=c.num(cl, "requeue_places", "calls.requeue_places", default=3, minimum=0, maximum=100,
+                             integer=True),
+        max_requeues=c.num(cl, "max_requeues", "calls.max_requeues", default=1, minimum=0, maximum=10,
+                           integer=True),
+    )
+    ratings = c.table(raw, "ratings", "ratings")
+    ratings_enabled = ratings.get("enabled", True)
+    if not isinstance(ratings_enabled, bool):
+        c.fail("ratings.enabled", ratings_enabled, "must be true or false")
+        ratings_enabled = True
+
+    catalogue = Catalogue(items=())
+    cat_ref = raw.get("catalogue")
+    if cat_ref is not None:
+        if not isinstance(cat_ref, str):
+            c.fail("catalogue", cat_ref, "must be the path of the catalogue file")
+        else:
+            cat_path = Path(cat_ref)
+            if not cat_path.is_absolute() and base_dir is not None:
+                cat_path = base_dir / cat_path
+            try:
+                cat_raw = tomllib.loads(cat_path.read_text(encoding="utf-8"))
+            except FileNotFoundError:
+                c.fail("catalogue", cat_ref, f"file {cat_path} does not exist")
+                cat_raw = None
+            except tomllib.TOMLDecodeError as exc:
+                c.fail("catalogue", cat_ref, f"is not valid TOML: {exc}")
+                cat_raw = None
+            if cat_raw is not None:
+                catalogue, cat_errors = load_catalogue_data(cat_raw, prefixes)
+                c.errors.extend((f"catalogue:{k}", v, why) for k, v, why in cat_errors)
+
+    if c.errors:
+        raise ConfigError(source, c.errors)
+    return SiteConfig(
+        site_id=site_id, name=name, name_en=name_en, timezone=tz, level=level, day_reset=day_reset,
+        hours=hours, business_types=tuple(types), windows=tuple(windows), priority=priority, calls=calls,
+        ratings_enabled=ratings_enabled, catalogue=catalogue,
+        address=site.get("address", "") if isinstance(site.get("address", ""), str) else "",
+        phone_enquiry=str(site.get("phone_enquiry", "")), phone_complaint=str(site.get("phone_complaint", "")),
+        source=source,
+    )
+
+
+SITES_DIR = Path(__file__).resolve().parent / "sites"
+
+
+def sample_path(name: str = "county-hall") -> Path:
+    """Path of a shipped sample site configuration ("county-hall" or "village-point")."""
+    return SITES_DIR / f"{name}.toml"
