@@ -78,6 +78,9 @@ class PriorityPolicy:
     elderly_age: int = 70
     head_start_minutes: float = 30.0
     max_wait_minutes: float = 60.0
+    # A window prefers the business types it lists first: each place down its list counts as this many
+    # minutes less waiting when the window chooses whom to call next.
+    skill_step_minutes: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -323,6 +326,8 @@ def from_dict(raw: dict, source: str = "<memory>", base_dir: Path | None = None)
                                        minimum=0, maximum=600)),
         max_wait_minutes=float(c.num(pr, "max_wait_minutes", "priority.max_wait_minutes", default=60,
                                      minimum=1, maximum=1440)),
+        skill_step_minutes=float(c.num(pr, "skill_step_minutes", "priority.skill_step_minutes", default=10,
+                                       minimum=0, maximum=600)),
     )
 
     cl = c.table(raw, "calls", "calls")

@@ -1,0 +1,140 @@
+"""Who a window calls next, and when each waiting citizen can expect to be called.
+
+One ordering rule serves both: `Dispatch.key` ranks a waiting ticket for a window (smaller is
+sooner). The forecast replays that rule forward over the open windows with expected service times,
+so the estimate printed on a ticket follows the same policy that will actually call it.
+
+The rule, in order:
+1. A ticket that has waited `max_wait` or longer goes first, longest wait first (aging: nobody
+   waits past the maximum while a window that may serve them calls others). Waiting is counted from
+   `rank`: the arrival time, kept through transfers; a missed ticket put back in line counts from
+   the place it was given.
+2. Otherwise tickets are ranked by their place in line (`rank`, normally the arrival time), moved
+   forward by credits: a priority group's head start; an appointment whose slot has begun; and moved
+   back by `skill_step` for each place the business type stands down the window's list of skills.
+"""
+from __future__ import annotations
+
+from typing import Callable, Iterable
+
+from onewindow.config import SiteConfig
+from queue_server.model import Ticket, WindowState, W_CLOSED, W_PAUSED, W_CALLING, W_SERVING
+
+# An appointment whose slot has begun ranks as if it had waited this much longer than anyone else
+# could without being overdue: it is served ahead of walk-ins at its slot.
+APPOINTMENT_CREDIT_FACTOR = 2.0
+
+
+class Dispatch:
+    def __init__(self, site: SiteConfig):
+        self.head_start = site.priority.head_start_minutes * 60.0
+        self.max_wait = site.priority.max_wait_minutes * 60.0
+        self.skill_step = site.priority.skill_step_minutes * 60.0
+        self.appointment_credit = APPOINTMENT_CREDIT_FACTOR * self.max_wait
+        self.skill_index = {w.number: {p: i for i, p in enumerate(w.serves)} for w in site.windows}
+        self.serves = {w.number: w.serves for w in site.windows}
+
+    def credit(self, t: Ticket, now: float) -> float:
+        c = 0.0
+        if t.priority_group is not None:
+            c += self.head_start
+        if t.appointment_start is not None and now >= t.appointment_start:
+            c += self.appointment_credit
+        return c
+
+    def key(self, t: Ticket, window: int, now: float) -> tuple:
+        if now - t.rank >= self.max_wait:
+            return (0, t.rank, t.seq)
+        skill = self.skill_index[window].get(t.business_type, 0) if t.target_window is None else 0
+        return (1, t.rank - self.credit(t, now) + skill * self.skill_step, t.seq)
+
+    def choose(self, window: int, candidates: Iterable[Ticket], now: float) -> Ticket | None:
+        best, best_key = None, None
+        for t in candidates:
+            k = self.key(t, window, now)
+            if best_key is None or k < best_key:
+                best, best_key = t, k
+        return best
+
+
+class Forecast:
+    """Expected call time of every waiting ticket, by list scheduling over the open windows.
+
+    `expected` gives a ticket's expected service seconds (observed today, blended with the
+    catalogue's figure). Windows that are closed or paused are not counted. Start times are
+    absolute, so a forecast stays usable while time passes and plain tickets join the end.
+    """
+
+    def __init__(self, dispatch: Dispatch, windows: dict[int, WindowState], tickets: dict[str, Ticket],
+                 waiting: Iterable[Ticket], expected: Callable[[Ticket], float], now: float):
+        self.now = now
+        self.dispatch = dispatch
+        self.expected = expected
+        self.free_at: dict[int, float] = {}
+        for number, w in windows.items():
+            if w.state in (W_CLOSED, W_PAUSED):
+                continue
+            free = now
+            if w.ticket is not None and w.state in (W_CALLING, W_SERVING):
+                current = tickets[w.ticket]
+                begun = current.started_at if current.started_at is not None else now
+                free = max(begun + expected(current), now + 0.1 * expected(current))
+            self.free_at[number] = free
+        # Open windows per business type, in the order a tie prefers (the type's place in their skills).
+        self.windows_for: dict[str, list[int]] = {}
+        for number in self.free_at:
+            for prefix in dispatch.serves[number]:
+                self.windows_for.setdefault(prefix, []).append(number)
+        for prefix, numbers in self.windows_for.items():
+            numbers.sort(key=lambda n: dispatch.skill_index[n][prefix])
+        self.start: dict[str, float | None] = {}
+        self.ahead: dict[str, int] = {}
+        self.line_length: dict[str, int] = {}
+        for t in sorted(waiting, key=self._static_key):
+            self.add(t)
+
+    def _static_key(self, t: Ticket) -> tuple:
+        if self.now - t.rank >= self.dispatch.max_wait:
+            return (0, t.rank, t.seq)
+        return (1, t.rank - self.dispatch.credit(t, self.now), t.seq)
+
+    def _best_window(self, t: Ticket) -> int | None:
+        if t.target_window is not None:
+            return t.target_window if t.target_window in self.free_at else None
+        candidates = self.windows_for.get(t.business_type)
+        if not candidates:
+            return None
+        skill = self.dispatch.skill_index
+        return min(candidates, key=lambda n: (self.free_at[n], skill[n].get(t.business_type, 0)))
+
+    def add(self, t: Ticket) -> None:
+        """Place `t` after everyone already placed."""
+        self.ahead[t.id] = self.line_length.get(t.business_type, 0)
+        self.line_length[t.business_type] = self.ahead[t.id] + 1
+        best = self._best_window(t)
+        if best is None:
+            self.start[t.id] = None
+            return
+        start = max(self.free_at[best], self.now)
+        self.free_at[best] = start + self.expected(t)
+        self.start[t.id] = start
+
+    def wait(self, ticket_id: str, now: float) -> float | None:
+        """Expected seconds from `now` until the ticket is called (None: no open window serves it)."""
+        start = self.start.get(ticket_id)
+        return None if start is None else max(0.0, start - now)
+
+    def peek(self, prefix: str, now: float) -> float | None:
+        """Expected wait for a plain ticket of `prefix` taken at `now`, without adding one."""
+        candidates = self.windows_for.get(prefix)
+        if not candidates:
+            return None
+        return max(0.0, min(self.free_at[n] for n in candidates) - now)
+
+
+def naive_wait(ahead: int, mean_service: float, open_windows: int) -> float | None:
+    """The usual estimate, kept for comparison: people ahead x mean service time / open windows."""
+    if open_windows <= 0:
+        return None
+    return ahead * mean_service / open_windows
+
