@@ -1,0 +1,46 @@
+"""The MQTT topic tree of one site. Every topic starts with onewindow/{site}/ (see docs/PROTOCOL.md)."""
+from __future__ import annotations
+
+ROOT = "onewindow"
+
+
+class Topics:
+    def __init__(self, site_id: str):
+        self.site_id = site_id
+        self.root = f"{ROOT}/{site_id}"
+        self.cmd_filter = f"{self.root}/cmd/+"
+        self.reply_prefix = f"{self.root}/reply/"
+        self.display = f"{self.root}/state/display"
+        self.site = f"{self.root}/state/site"
+        self.catalogue = f"{self.root}/state/catalogue"
+        self.calls = f"{self.root}/event/call"
+        self.log = f"{self.root}/event/log"
+        self.print_events = f"{self.root}/event/print"
+        self.state_filter = f"{self.root}/state/#"
+
+    def cmd(self, command: str) -> str:
+        return f"{self.root}/cmd/{command}"
+
+    def reply(self, client_id: str) -> str:
+        return f"{self.reply_prefix}{client_id}"
+
+    def window(self, number: int) -> str:
+        return f"{self.root}/state/window/{number}"
+
+    def queue(self, prefix: str) -> str:
+        return f"{self.root}/state/queue/{prefix}"
+
+    def presence(self, client_id: str) -> str:
+        return f"{self.root}/presence/{client_id}"
+
+    def device_status(self, device_id: str) -> str:
+        return f"{self.root}/device/{device_id}/status"
+
+    def command_of(self, topic: str) -> str | None:
+        """The command name of a command topic of this site, or None."""
+        head = f"{self.root}/cmd/"
+        if topic.startswith(head):
+            name = topic[len(head):]
+            if name and "/" not in name:
+                return name
+        return None

@@ -1,0 +1,187 @@
+"""Validation at the edge: raw MQTT payloads in, typed command arguments out (or a clear error).
+
+Every command payload is a JSON object with the envelope
+    {"v": 1, "request_id": "...", "reply_to": "onewindow/{site}/reply/{client}", ...arguments}
+The argument schemas below are the contract documented in docs/PROTOCOL.md; a test checks that
+every command here is documented there.
+"""
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime
+from typing import Any, Callable
+
+from onewindow import PROTOCOL_VERSION
+
+REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
+CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+CLERK_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,32}$")
+# What personal data looks like in the clear: a mainland ID number, a mobile number.
+ID_NUMBER_RE = re.compile(r"(?<!\d)\d{17}[\dXx](?!\d)")
+MOBILE_RE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
+MAX_PAYLOAD = 8192
+
+
+class BadRequest(Exception):
+    """A payload that is not a valid command. `reply_to`/`request_id` are set when they could be read."""
+
+    def __init__(self, code: str, message: str, request_id: str | None = None, reply_to: str | None = None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.request_id = request_id
+        self.reply_to = reply_to
+
+
+# --- field checkers: each takes the raw value and returns the clean one, or raises ValueError(why)
+def _int(lo: int, hi: int) -> Callable[[Any], int]:
+    def check(v: Any) -> int:
+        if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+            raise ValueError(f"must be a whole number from {lo} to {hi}")
+        return v
+    return check
+
+
+def _str(pattern: re.Pattern | None = None, max_len: int = 200, choices: tuple[str, ...] | None = None):
+    def check(v: Any) -> str:
+        if not isinstance(v, str) or not v or len(v) > max_len:
+            raise ValueError(f"must be a string of 1 to {max_len} characters")
+        if pattern is not None and not pattern.match(v):
+            raise ValueError(f"must match {pattern.pattern}")
+        if choices is not None and v not in choices:
+            raise ValueError(f"must be one of {', '.join(choices)}")
+        return v
+    return check
+
+
+def _bool(v: Any) -> bool:
+    if not isinstance(v, bool):
+        raise ValueError("must be true or false")
+    return v
+
+
+def _time(v: Any) -> float:
+    """An ISO-8601 time with an offset, or seconds since the epoch."""
+    if isinstance(v, (int, float)) and not isinstance(v, bool) and 1e9 < v < 1e10:
+        return float(v)
+    if isinstance(v, str) and len(v) <= 40:
+        try:
+            dt = datetime.fromisoformat(v)
+        except ValueError:
+            pass
+        else:
+            if dt.tzinfo is not None:
+                return dt.timestamp()
+    raise ValueError("must be an ISO-8601 time with an offset (2026-11-23T10:00:00+08:00) or epoch seconds")
+
+
+def _appointment(v: Any) -> dict:
+    if not isinstance(v, dict) or set(v) - {"ref", "start"} or "ref" not in v or "start" not in v:
+        raise ValueError('must be {"ref": "...", "start": "<ISO time of the booked slot>"}')
+    return {"ref": _str(REQUEST_ID_RE, 64)(v["ref"]), "start": _time(v["start"])}
+
+
+WINDOW = _int(1, 999)
+CLERK = _str(CLERK_RE, 32)
+TICKET = _str(re.compile(r"^[A-Za-z0-9:_.\-]{1,100}$"), 100)
+PREFIX = _str(re.compile(r"^[A-Z]$"), 1)
+TEXT = _str(None, 200)
+WINDOW_CMD = {"window": (WINDOW, True), "clerk": (CLERK, True)}
+
+# command -> {field: (checker, required)}
+SCHEMAS: dict[str, dict[str, tuple[Callable, bool]]] = {
+    "issue": {"business_type": (PREFIX, True), "item": (_str(None, 40), False),
+              "priority_group": (_str(None, 20), False), "appointment": (_appointment, False),
+              "channel": (_str(choices=("kiosk", "counter", "online", "app", "bench")), False),
+              "kiosk": (_str(CLIENT_ID_RE, 64), False)},
+    "cancel": {"ticket": (TICKET, True), "reason": (_str(re.compile(r"^[a-z_]{1,40}$"), 40), False)},
+    "sign_in": dict(WINDOW_CMD),
+    "sign_out": dict(WINDOW_CMD),
+    "pause": {**WINDOW_CMD, "reason": (TEXT, False)},
+    "resume": dict(WINDOW_CMD),
+    "call_next": dict(WINDOW_CMD),
+    "call": {**WINDOW_CMD, "ticket": (TICKET, True)},
+    "recall": dict(WINDOW_CMD),
+    "start": dict(WINDOW_CMD),
+    "finish": dict(WINDOW_CMD),
+    "no_show": dict(WINDOW_CMD),
+    "transfer": {**WINDOW_CMD, "to_business_type": (PREFIX, False), "to_window": (WINDOW, False),
+                 "note": (TEXT, False)},
+    "hold": {**WINDOW_CMD, "note": (TEXT, False)},
+    "call_back": {**WINDOW_CMD, "ticket": (TICKET, True)},
+    "rate": {"ticket": (TICKET, True), "score": (_int(1, 5), True), "window": (WINDOW, False),
+             "reason": (_str(re.compile(r"^[a-z_]{1,40}$"), 40), False)},
+    "set_business_type": {"business_type": (PREFIX, True), "open": (_bool, True),
+                          "manager": (CLERK, False)},
+    # read-only queries: answered from memory, nothing stored
+    "ticket_status": {"ticket": (TICKET, True)},
+    "snapshot": {},
+}
+QUERIES = frozenset({"ticket_status", "snapshot"})
+ENVELOPE = frozenset({"v", "request_id", "reply_to", "client"})
+
+
+def contains_personal_data(value: Any) -> bool:
+    """Does any string inside `value` look like an ID number or a mobile number in the clear?"""
+    if isinstance(value, str):
+        return bool(ID_NUMBER_RE.search(value) or MOBILE_RE.search(value))
+    if isinstance(value, dict):
+        return any(contains_personal_data(k) or contains_personal_data(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(contains_personal_data(v) for v in value)
+    return False
+
+
+def mask_text(text: str) -> str:
+    """Mask ID and mobile numbers in a string (for log lines)."""
+    text = ID_NUMBER_RE.sub(lambda m: m.group(0)[:4] + "*" * 10 + m.group(0)[-4:], text)
+    return MOBILE_RE.sub(lambda m: m.group(0)[:3] + "****" + m.group(0)[-4:], text)
+
+
+def parse(command: str, payload: bytes, reply_prefix: str) -> tuple[str, str, dict]:
+    """Check one command payload. Returns (request_id, reply_to, args) or raises BadRequest."""
+    if command not in SCHEMAS:
+        raise BadRequest("unknown_command", f"unknown command {command!r}")
+    if len(payload) > MAX_PAYLOAD:
+        raise BadRequest("too_large", f"payload is {len(payload)} bytes; the limit is {MAX_PAYLOAD}")
+    try:
+        data = json.loads(payload)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest("bad_json", f"payload is not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise BadRequest("bad_json", "payload must be a JSON object")
+    reply_to = data.get("reply_to")
+    if not (isinstance(reply_to, str) and reply_to.startswith(reply_prefix) and len(reply_to) <= 200
+            and CLIENT_ID_RE.match(reply_to[len(reply_prefix):] or "-")
+            and "/" not in reply_to[len(reply_prefix):]):
+        raise BadRequest("bad_reply_to", f"reply_to must be {reply_prefix}<client id>")
+    request_id = data.get("request_id")
+    if not isinstance(request_id, str) or not REQUEST_ID_RE.match(request_id):
+        raise BadRequest("bad_request", "request_id must be 1-64 characters of A-Z a-z 0-9 _ . : -",
+                         reply_to=reply_to)
+    if data.get("v") != PROTOCOL_VERSION:
+        raise BadRequest("unsupported_version", f"this server speaks protocol version {PROTOCOL_VERSION}",
+                         request_id, reply_to)
+    if contains_personal_data(data):
+        raise BadRequest("personal_data", "the payload carries what looks like an ID or phone number in the "
+                         "clear: send masked values or none", request_id, reply_to)
+    schema = SCHEMAS[command]
+    problems = []
+    args: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in ENVELOPE:
+            continue
+        if key not in schema:
+            problems.append(f"{key}: not a field of {command}")
+            continue
+        try:
+            args[key] = schema[key][0](value)
+        except ValueError as why:
+            problems.append(f"{key}: {why}")
+    for key, (_, required) in schema.items():
+        if required and key not in data:
+            problems.append(f"{key}: is required")
+    if problems:
+        raise BadRequest("bad_request", "; ".join(problems), request_id, reply_to)
+    return request_id, reply_to, args

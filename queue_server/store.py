@@ -1,0 +1,177 @@
+"""The durable log: SQLite (WAL), one row per fact, readable with `sqlite-utils` or `sqlite3`.
+
+Tables
+- `events`: the append-only event log. Every row carries the site id and an id unique across sites
+  (time-ordered, UUIDv7 layout), so a city tier can gather every hall's log into one database.
+- `requests`: the first reply sent to each request id, so a retried request gets the same answer.
+- `_onewindow_meta`: schema version.
+
+`commit()` writes a whole batch of commands in one transaction with synchronous=FULL: the server
+calls it before any reply of the batch leaves (group commit).
+"""
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Iterable
+
+import sqlite_utils
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+SCHEMA_VERSION = 1
+# Event fields kept in their own columns; the rest go to `data` as JSON.
+COLUMNS = ("type", "at", "day", "ticket", "window")
+
+_uuid_lock = threading.Lock()
+_uuid_last = [0, 0]
+
+
+def new_event_id() -> str:
+    """A UUIDv7 string: 48-bit millisecond time, then random bits; unique across sites and sorted by time."""
+    with _uuid_lock:
+        ms = int(time.time() * 1000)
+        if ms <= _uuid_last[0]:
+            ms = _uuid_last[0]
+            _uuid_last[1] += 1
+        else:
+            _uuid_last[0], _uuid_last[1] = ms, int.from_bytes(os.urandom(2), "big") & 0x3FF
+        counter = _uuid_last[1] & 0xFFF
+    rand = int.from_bytes(os.urandom(8), "big") & 0x3FFFFFFFFFFFFFFF
+    value = (ms << 80) | (0x7 << 76) | (counter << 64) | (0b10 << 62) | rand
+    h = f"{value:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+class StoreError(Exception):
+    """The log could not be written: nothing of the batch is durable."""
+
+
+class Store:
+    def __init__(self, path: str | Path, site_id: str, timezone: str = "Asia/Shanghai"):
+        self.path = str(path)
+        self.site_id = site_id
+        self.tz = ZoneInfo(timezone)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=FULL")
+        self.conn.execute("PRAGMA busy_timeout=5000")
+        self.db = sqlite_utils.Database(self.conn)
+        self._create()
+        row = self.conn.execute("SELECT max(seq) FROM events WHERE site_id = ?", (site_id,)).fetchone()
+        self.next_seq = (row[0] or 0) + 1
+
+    def _create(self) -> None:
+        c = self.conn
+        c.execute("""CREATE TABLE IF NOT EXISTS events (
+            id TEXT PRIMARY KEY,          -- unique across sites (UUIDv7 layout)
+            site_id TEXT NOT NULL,
+            seq INTEGER NOT NULL,         -- order of events within the site
+            day TEXT NOT NULL,            -- service day, YYYY-MM-DD
+            at TEXT NOT NULL,             -- local time, ISO-8601 with offset
+            ts REAL NOT NULL,             -- the same time as epoch seconds
+            type TEXT NOT NULL,           -- ticket_issued, ticket_called, window_opened, ...
+            ticket TEXT,                  -- ticket id, when the event is about a ticket
+            window INTEGER,               -- window number, when the event is about a window
+            request_id TEXT,              -- the command that caused it
+            data TEXT NOT NULL            -- the remaining fields, JSON
+        )""")
+        c.execute("CREATE UNIQUE INDEX IF NOT EXISTS events_site_seq ON events(site_id, seq)")
+        c.execute("CREATE INDEX IF NOT EXISTS events_site_day ON events(site_id, day)")
+        c.execute("CREATE INDEX IF NOT EXISTS events_ticket ON events(ticket)")
+        c.execute("""CREATE TABLE IF NOT EXISTS requests (
+            site_id TEXT NOT NULL,
+            request_id TEXT NOT NULL,
+            command TEXT NOT NULL,
+            received_at TEXT NOT NULL,
+            ts REAL NOT NULL,
+            ok INTEGER NOT NULL,
+            reply TEXT NOT NULL,          -- exactly what was sent back
+            PRIMARY KEY (site_id, request_id)
+        )""")
+        c.execute("CREATE INDEX IF NOT EXISTS requests_site_ts ON requests(site_id, ts)")
+        c.execute("CREATE TABLE IF NOT EXISTS _onewindow_meta (key TEXT PRIMARY KEY, value TEXT)")
+        c.execute("INSERT OR IGNORE INTO _onewindow_meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        # A readable view: one row per ticket with the moments of its visit.
+        c.execute("""CREATE VIEW IF NOT EXISTS tickets AS
+            SELECT site_id, day, ticket,
+                   json_extract(max(CASE WHEN type = 'ticket_issued' THEN data END), '$.number') AS number,
+                   json_extract(max(CASE WHEN type = 'ticket_issued' THEN data END), '$.business_type')
+                       AS business_type,
+                   min(CASE WHEN type = 'ticket_issued' THEN at END) AS issued_at,
+                   min(CASE WHEN type = 'ticket_called' THEN at END) AS first_called_at,
+                   max(CASE WHEN type = 'service_finished' THEN at END) AS finished_at,
+                   max(CASE WHEN type IN ('service_finished', 'ticket_missed', 'ticket_cancelled')
+                            THEN type END) AS ended_by,
+                   json_extract(max(CASE WHEN type = 'ticket_rated' THEN data END), '$.score') AS rating
+            FROM events WHERE ticket IS NOT NULL GROUP BY site_id, day, ticket""")
+
+    def _iso(self, ts: float) -> str:
+        return datetime.fromtimestamp(ts, self.tz).isoformat(timespec="milliseconds")
+
+    def commit(self, events: Iterable[tuple[dict, str | None]],
+               requests: Iterable[tuple[str, str, float, bool, str]]) -> None:
+        """Write events (with the request id that caused each) and request replies in one transaction."""
+        rows = []
+        seq = self.next_seq
+        for event, request_id in events:
+            data = {k: v for k, v in event.items() if k not in COLUMNS}
+            rows.append((new_event_id(), self.site_id, seq, event["day"], self._iso(event["at"]), event["at"],
+                         event["type"], event.get("ticket"), event.get("window"), request_id,
+                         json.dumps(data, ensure_ascii=False, separators=(",", ":"))))
+            seq += 1
+        req_rows = [(self.site_id, rid, cmd, self._iso(ts), ts, int(ok), reply)
+                    for rid, cmd, ts, ok, reply in requests]
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                if rows:
+                    self.conn.executemany("INSERT INTO events VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+                if req_rows:
+                    self.conn.executemany("INSERT OR IGNORE INTO requests VALUES (?,?,?,?,?,?,?)", req_rows)
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise StoreError(f"could not write to {self.path}: {exc}") from exc
+        self.next_seq = seq
+
+    def latest_day_events(self) -> list[dict]:
+        """The events of the latest service day of this site, in order, as the engine emitted them."""
+        row = self.conn.execute("SELECT day FROM events WHERE site_id = ? ORDER BY seq DESC LIMIT 1",
+                                (self.site_id,)).fetchone()
+        if row is None:
+            return []
+        out = []
+        cur = self.conn.execute(
+            "SELECT type, ts, day, ticket, window, data FROM events WHERE site_id = ? AND day = ? ORDER BY seq",
+            (self.site_id, row[0]))
+        for type_, ts, day, ticket, window, data in cur:
+            event = json.loads(data)
+            event.update(type=type_, at=ts, day=day)
+            if ticket is not None:
+                event["ticket"] = ticket
+            if window is not None:
+                event["window"] = window
+            out.append(event)
+        # The day's first event is day_started; earlier days' close-out events are not replayed.
+        for i, e in enumerate(out):
+            if e["type"] == "day_started":
+                return out[i:]
+        return out
+
+    def replies_since(self, ts: float) -> dict[str, str]:
+        cur = self.conn.execute("SELECT request_id, reply FROM requests WHERE site_id = ? AND ts >= ?",
+                                (self.site_id, ts))
+        return dict(cur.fetchall())
+
+    def close(self) -> None:
+        self.conn.close()
