@@ -322,6 +322,8 @@ class Engine:
                 rank = line[0].rank - 0.001
             else:
                 rank = (line[places - 1].rank + line[places].rank) / 2.0
+                if rank <= line[places - 1].rank:  # arrivals in the same instant
+                    rank = line[places - 1].rank + 0.001
             return [self._event("ticket_requeued", now, ticket=t.id, number=t.number, window=w.number,
                                 rank=rank, calls=t.calls)], lambda: {"ticket": self.ticket_view(t, now)}
         return [self._event("ticket_missed", now, ticket=t.id, number=t.number, window=w.number,
