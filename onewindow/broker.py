@@ -166,6 +166,9 @@ def _run_as(state_dir: Path) -> str | None:
             user = pwd.getpwnam(name)
         except KeyError:
             continue
+        st = state_dir.stat()
+        if st.st_uid == os.geteuid() and not st.st_mode & stat.S_IXOTH:
+            state_dir.chmod(st.st_mode | stat.S_IXOTH)  # let it reach persistence/ (enter, not list)
         if not _reachable_by(state_dir / "persistence", user):
             log.warning("broker state dir %s cannot be entered by user %s: mosquitto will run as root "
                         "so that retained messages are saved", state_dir, name)
