@@ -55,38 +55,63 @@ def percentile(values: list[float], q: float) -> float | None:
 # --- the echo responder ----------------------------------------------------------------------------
 
 def run_echo(settings: BrokerSettings, site: str, pattern: str = "network", qos: int = 1,
-             max_seconds: float = MAX_SECONDS) -> None:
-    """Answer every request at once, with no logic: `pattern` is how the paho side is driven.
+             max_seconds: float = MAX_SECONDS, work: str = "none") -> None:
+    """Answer every request at once; `pattern` is how the paho side is driven.
 
     network: paho's network thread (loop_start) publishes the reply from on_message.
     worker:  on_message queues; a worker thread takes what is queued (a batch) and publishes replies
              (the shape of a server that writes SQLite once per batch).
-    select:  MqttTransport(loop="select"): one thread reads all waiting messages, replies are queued by
-             the handler and written in one go after the batch; no queue, no second thread.
+    select:  MqttTransport(loop="select"): one thread reads every waiting message, the handlers collect
+             them, `on_batch_end` answers the batch; replies are written in one go; no queue, no 2nd thread.
+    work="sqlite" adds a server's cost: one SQLite transaction (WAL, synchronous=NORMAL) per batch
+    (per message for "network", which cannot batch).
     """
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *a: stop.set())
     signal.signal(signal.SIGINT, lambda *a: stop.set())
+    db = None
+    if work == "sqlite":
+        import sqlite3
+        tmp = tempfile.mkdtemp(prefix="onewindow-echo-")
+        db = sqlite3.connect(os.path.join(tmp, "echo.db"), check_same_thread=False, isolation_level=None)
+        db.execute("pragma journal_mode=wal")
+        db.execute("pragma synchronous=normal")
+        db.execute("create table request (request_id text primary key, reply_to text, at real)")
 
-    def reply_for(payload: bytes) -> tuple[str, bytes] | None:
-        try:
-            req = json.loads(payload)
-            return req["reply_to"], json.dumps({"v": 1, "request_id": req["request_id"], "ok": True}).encode()
-        except (ValueError, KeyError, TypeError):
-            return None
+    def answer(batch: list[bytes]) -> None:
+        replies, rows = [], []
+        for payload in batch:
+            try:
+                req = json.loads(payload)
+                rows.append((req["request_id"], req["reply_to"], time.time()))
+                replies.append((req["reply_to"], json.dumps({"v": 1, "request_id": req["request_id"], "ok": True})))
+            except (ValueError, KeyError, TypeError):
+                continue
+        if db is not None and rows:
+            db.execute("begin")
+            db.executemany("insert or replace into request values (?, ?, ?)", rows)
+            db.execute("commit")
+        for topic, body in replies:
+            transport.publish(topic, body, qos=qos)
+
+    pending: list[bytes] = []
+
+    def end_of_batch() -> None:
+        batch = pending[:]
+        pending.clear()
+        answer(batch)
 
     transport = MqttTransport(settings, site, f"echo-{os.getpid()}", role="echo",
-                              loop="select" if pattern == "select" else "thread")
-    if pattern in ("network", "select"):
+                              loop="select" if pattern == "select" else "thread",
+                              on_batch_end=end_of_batch if pattern == "select" else None)
+    if pattern == "network":
         def handle(topic: str, payload: bytes) -> None:
-            r = reply_for(payload)
-            if r:
-                transport.publish(r[0], r[1], qos=qos)
+            answer([payload])
+    elif pattern == "select":
+        handle = lambda topic, payload: pending.append(payload)  # noqa: E731
     elif pattern == "worker":
         inbox: queue.Queue[bytes] = queue.Queue()
-
-        def handle(topic: str, payload: bytes) -> None:
-            inbox.put(payload)
+        handle = lambda topic, payload: inbox.put(payload)  # noqa: E731
 
         def worker() -> None:
             while not stop.is_set():
@@ -99,26 +124,23 @@ def run_echo(settings: BrokerSettings, site: str, pattern: str = "network", qos:
                         batch.append(inbox.get_nowait())
                     except queue.Empty:
                         break
-                for payload in batch:
-                    r = reply_for(payload)
-                    if r:
-                        transport.publish(r[0], r[1], qos=qos)
+                answer(batch)
 
         threading.Thread(target=worker, daemon=True, name="echo-worker").start()
     else:
         raise ValueError(f"unknown echo pattern {pattern!r}; choose from {', '.join(ECHO_PATTERNS)}")
     transport.subscribe(cmd_topic(site), handle, qos=qos)
     transport.start(timeout=10)
-    print(f"echo ready ({pattern}, QoS {qos})", flush=True)
+    print(f"echo ready ({pattern}, QoS {qos}, work {work})", flush=True)
     stop.wait(max_seconds)
     transport.stop()
 
 
-def start_echo(url: str, site: str, pattern: str = "network", qos: int = 1) -> subprocess.Popen:
+def start_echo(url: str, site: str, pattern: str = "network", qos: int = 1, work: str = "none") -> subprocess.Popen:
     """The echo responder in its own process; returns once it is subscribed."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "bench.mqtt_load", "echo", "--broker", url, "--site", site, "--pattern", pattern,
-         "--qos", str(qos)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+         "--qos", str(qos), "--work", work], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     wait_for_line(proc, "echo ready", 20)
     return proc
 
@@ -350,12 +372,12 @@ def pipelined_load(url: str, site: str, processes: int = 2, clients: int = 8, in
 # --- pattern comparison ----------------------------------------------------------------------------
 
 def compare_patterns(patterns=ECHO_PATTERNS, qos_levels=(0, 1), samples: int = 2000, duration: float = 4.0,
-                     site: str = "bench") -> list[dict]:
+                     site: str = "bench", work: str = "none") -> list[dict]:
     rows = []
     with tempfile.TemporaryDirectory(prefix="onewindow-bench-") as tmp, ManagedBroker(tmp) as broker:
         for qos in qos_levels:
             for pattern in patterns:
-                echo = start_echo(broker.url, site, pattern, qos)
+                echo = start_echo(broker.url, site, pattern, qos, work)
                 try:
                     rtt = measure_rtt(broker.settings, site, samples=samples, qos=qos)
                     load = pipelined_load(broker.url, site, duration=duration, qos=qos)
@@ -365,7 +387,7 @@ def compare_patterns(patterns=ECHO_PATTERNS, qos_levels=(0, 1), samples: int = 2
                        "throughput_per_s": load["throughput_per_s"], "loaded_p50_ms": load["loaded_p50_ms"],
                        "loaded_p99_ms": load["loaded_p99_ms"], "lost": load["lost"]}
                 rows.append(row)
-                print(f"  echo {pattern:8s} QoS {qos}: round trip p50 {rtt['p50_ms']:.3f} ms  p99 "
+                print(f"  echo {pattern:8s} QoS {qos} work {work:6s}: round trip p50 {rtt['p50_ms']:.3f} ms  p99 "
                       f"{rtt['p99_ms']:.3f} ms | pipelined {load['throughput_per_s']:7.0f} round trips/s "
                       f"(under load p50 {load['loaded_p50_ms']:.1f} ms, p99 {load['loaded_p99_ms']:.1f} ms, "
                       f"lost {load['lost']})", flush=True)
@@ -380,12 +402,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--qos", default="0,1")
     p.add_argument("--samples", type=int, default=2000)
     p.add_argument("--duration", type=float, default=4.0)
+    p.add_argument("--work", choices=("none", "sqlite"), default="none")
     p = sub.add_parser("echo", help="run an echo responder")
     p.add_argument("--broker", required=True)
     p.add_argument("--site", required=True)
     p.add_argument("--pattern", choices=ECHO_PATTERNS, default="network")
     p.add_argument("--qos", type=int, default=1)
     p.add_argument("--max-seconds", type=float, default=MAX_SECONDS)
+    p.add_argument("--work", choices=("none", "sqlite"), default="none")
     p = sub.add_parser("load", help="one pipelined load process (prints one JSON line)")
     p.add_argument("--broker", required=True)
     p.add_argument("--site", required=True)
@@ -398,7 +422,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--business-types", default="A")
     args = parser.parse_args(argv)
     if args.what == "echo":
-        run_echo(BrokerSettings.from_url(args.broker), args.site, args.pattern, args.qos, args.max_seconds)
+        run_echo(BrokerSettings.from_url(args.broker), args.site, args.pattern, args.qos, args.max_seconds,
+                 args.work)
     elif args.what == "load":
         result = run_load(BrokerSettings.from_url(args.broker), args.site, args.clients, args.inflight,
                           args.warmup, min(args.duration, MAX_SECONDS), args.qos, args.tag,
@@ -409,7 +434,8 @@ def main(argv: list[str] | None = None) -> int:
         qos = tuple(int(q) for q in getattr(args, "qos", "0,1").split(","))
         print("Echo patterns on loopback through a managed Mosquitto (2 load processes x 8 clients x 32 in "
               "flight):")
-        compare_patterns(patterns, qos, getattr(args, "samples", 2000), getattr(args, "duration", 4.0))
+        compare_patterns(patterns, qos, getattr(args, "samples", 2000), getattr(args, "duration", 4.0),
+                         work=getattr(args, "work", "none"))
     return 0
 
 
