@@ -1,0 +1,1 @@
+"""Hardware at a service point: thermal printers (and their fakes for tests)."""

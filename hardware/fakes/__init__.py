@@ -1,0 +1,1 @@
+"""Device simulators you can tell to misbehave (see hardware/README.md)."""

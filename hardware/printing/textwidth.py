@@ -1,0 +1,164 @@
+"""Display width of text on a thermal printer, and line wrapping that respects it.
+
+A printer with a Chinese font prints every multi-byte GB18030 character full width (24 dots in font A)
+and every ASCII character half width (12 dots). So a 58 mm roll (384 dots) holds 32 columns and an
+80 mm roll (576 dots) 48, where a CJK character takes two columns. `char_width` follows
+`unicodedata.east_asian_width`, counting Ambiguous characters (·, ×, →, ℃, ...) as wide, as a Chinese
+printer does; any other non-ASCII character is also printed from the GB font, so it is wide too.
+
+`wrap` breaks between words (Latin) or between characters (CJK), never inside a `Glue` run: the
+notice slip glues a material's copy count to the end of its name so the two never part.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+# No line may start with these (closing punctuation) or end with those (opening punctuation).
+NO_LINE_START = set("，。、；：！？）》」』】〕〉”’,.;:!?)]}%")
+NO_LINE_END = set("（《「『【〔〈“‘([{")
+
+
+@lru_cache(maxsize=8192)
+def char_width(ch: str) -> int:
+    """Columns a character takes: 0 (combining/control), 1 (ASCII and narrow) or 2 (wide)."""
+    o = ord(ch)
+    if 0x20 <= o < 0x7F:
+        return 1
+    if o < 0x20 or o == 0x7F or unicodedata.combining(ch):
+        return 0
+    if unicodedata.east_asian_width(ch) in ("W", "F", "A"):
+        return 2
+    return 2  # printed from the GB18030 font: full width
+
+
+def text_width(text: str) -> int:
+    """Columns `text` takes when printed at normal size."""
+    if text.isascii():
+        return sum(1 for c in text if 0x20 <= ord(c) < 0x7F)
+    return sum(char_width(c) for c in text)
+
+
+def clip(text: str, columns: int) -> str:
+    """The longest prefix of `text` that fits in `columns`."""
+    out, used = [], 0
+    for c in text:
+        w = char_width(c)
+        if used + w > columns:
+            break
+        out.append(c)
+        used += w
+    return "".join(out)
+
+
+@dataclass(frozen=True)
+class Glue:
+    """A run of text that `wrap` keeps on one line with the word before it (if they fit a line at all)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Keep:
+    """A run of text that `wrap` never breaks inside (if it fits a line at all), e.g. "投诉电话：12345"."""
+
+    text: str
+
+
+def _tokens(text: str) -> list[str]:
+    """Split into break units: ASCII words (a space is its own token) and single wide characters."""
+    out: list[str] = []
+    for m in re.finditer(r" +|[!-~]+|[^ -~]", text):
+        out.append(m.group(0))
+    # Kinsoku: glue closing punctuation to the token before it, opening punctuation to the one after.
+    merged: list[str] = []
+    pending_open = ""
+    for tok in out:
+        if tok[0] in NO_LINE_START and merged and not merged[-1].isspace():
+            merged[-1] += pending_open + tok
+            pending_open = ""
+            continue
+        if len(tok) == 1 and tok in NO_LINE_END:
+            pending_open += tok
+            continue
+        merged.append(pending_open + tok)
+        pending_open = ""
+    if pending_open:
+        merged.append(pending_open)
+    return merged
+
+
+def _hard_split(token: str, columns: int) -> list[str]:
+    parts, cur, used = [], [], 0
+    for c in token:
+        w = char_width(c)
+        if used + w > columns and cur:
+            parts.append("".join(cur))
+            cur, used = [], 0
+        cur.append(c)
+        used += w
+    if cur:
+        parts.append("".join(cur))
+    return parts
+
+
+def wrap(parts: str | list[str | Glue | Keep], columns: int, indent: int = 0, first_prefix: str = "") -> list[str]:
+    """Wrap text into lines of at most `columns` columns.
+
+    `parts` is a string or a list of strings and `Glue` runs. `first_prefix` (e.g. "1. ") starts the first
+    line; continuation lines are indented by `indent` spaces (use the prefix width for a hanging indent).
+    A `Glue` run sticks to the word (or wide character) before it, spaces included. A token wider than a
+    whole line is split by character, the only case where text breaks mid-word.
+    """
+    if columns < 2:
+        raise ValueError(f"cannot wrap to {columns} column(s)")
+    if isinstance(parts, str):
+        parts = [parts]
+    tokens: list[str] = []
+    for part in parts:
+        if isinstance(part, Keep):
+            tokens.append(part.text)
+        elif isinstance(part, Glue):
+            if tokens and tokens[-1].isspace() and len(tokens) >= 2:
+                tokens[-2:] = [tokens[-2] + tokens[-1] + part.text]
+            elif tokens and not tokens[-1].isspace():
+                tokens[-1] += part.text
+            else:
+                tokens.append(part.text)
+        else:
+            tokens.extend(_tokens(part))
+    indent = min(indent, columns // 2)
+    lines: list[str] = []
+    cur, used = first_prefix, text_width(first_prefix)
+    fresh = True  # nothing but the prefix/indent on the current line yet
+
+    def newline() -> None:
+        nonlocal cur, used, fresh
+        lines.append(cur.rstrip())
+        cur, used, fresh = " " * indent, indent, True
+
+    for tok in tokens:
+        tw = text_width(tok)
+        if tok.isspace():
+            if not fresh:
+                cur += tok
+                used += tw
+            continue
+        if used + tw > columns and not fresh:
+            newline()
+        if used + tw > columns:  # wider than a whole line: split it by character
+            for piece in _hard_split(tok, columns - used):
+                if used + text_width(piece) > columns:
+                    newline()
+                cur += piece
+                used += text_width(piece)
+                fresh = False
+            continue
+        cur += tok
+        used += tw
+        fresh = False
+    if not fresh or not lines:
+        lines.append(cur.rstrip())
+    return lines
