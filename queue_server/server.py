@@ -61,6 +61,7 @@ class QueueServer:
         self._thread: threading.Thread | None = None
         self._queue_dirty: set[str] = set()
         self._queue_published: dict[str, float] = {}
+        self._site_day: str | None = None
 
     # ------------------------------------------------------------------ life cycle
     def _rebuild(self) -> Engine:
@@ -228,9 +229,12 @@ class QueueServer:
         now = self.clock()
         windows, types = engine.take_changes()
         publish = self.transport.publish
+        if full or engine.day != self._site_day:
+            self._site_day = engine.day
+            publish(self.topics.site, dumps(self.site_view()), qos=1, retain=True)
         if full:
             windows, types = set(engine.windows), set(engine.lines)
-            publish(self.topics.site, dumps(self.site_view()), qos=1, retain=True)
+            publish(self.topics.catalogue, dumps(self.site_view()), qos=1, retain=True)
             publish(self.topics.catalogue, dumps(self.catalogue_view()), qos=1, retain=True)
         for number in sorted(windows):
             publish(self.topics.window(number), dumps({"v": PROTOCOL_VERSION, **engine.window_view(

@@ -1,0 +1,114 @@
+"""`onewindow demo`: a whole site on this machine, with no configuration."""
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+from onewindow import config as cfg
+from onewindow.broker import BrokerError, BrokerSettings
+from onewindow.commands.config_check import add_config_argument, load_config
+
+log = logging.getLogger("onewindow.demo")
+
+
+def register(sub) -> None:
+    p = sub.add_parser("demo", help="run a whole demo site on this machine (Ctrl-C stops it)",
+                       description="Start a managed Mosquitto, the queue server and simulated kiosks and clerks "
+                                   "working at a realistic rate, and show the hall live in the terminal.")
+    add_config_argument(p)
+    p.add_argument("--speed", type=float, default=20.0,
+                   help="how much faster than real time the simulated citizens and clerks are (default 20)")
+    p.add_argument("--windows", type=int, default=None, help="how many windows the simulated clerks open")
+    p.add_argument("--duration", type=float, default=0,
+                   help="stop after this many seconds (default: run until Ctrl-C)")
+    p.add_argument("--state-dir", default="var/demo", help="broker configuration, persistence and the log")
+    p.add_argument("--port", type=int, default=0, help="broker port (default: a free port)")
+    p.add_argument("--broker", default=None, metavar="URL",
+                   help="use this broker (mqtt://host:port) instead of starting Mosquitto")
+    p.add_argument("--no-view", action="store_true", help="print a summary line every few seconds instead")
+    p.add_argument("--seed", type=int, default=None, help="random seed of the simulated people")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from onewindow.broker import ManagedBroker
+    from onewindow.demo import HallView, SimulatedHall, render, summary_line
+    from onewindow.mqtt import MqttTransport
+    from onewindow.process import ServerChild
+
+    try:
+        site = load_config(args)
+    except cfg.ConfigError as exc:
+        print(exc)
+        return 1
+    state = Path(args.state_dir)
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    interactive = sys.stdout.isatty() and not args.no_view
+    state.mkdir(parents=True, exist_ok=True)
+    if interactive:  # the live view owns the terminal: log lines go to a file
+        root = logging.getLogger()
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        file_handler = logging.FileHandler(state / "demo.log", encoding="utf-8")
+        file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.addHandler(file_handler)
+
+    logging.getLogger("onewindow.mqtt").setLevel(logging.WARNING)  # thirty clients connecting is not news
+    broker = None
+    server = sim = view_transport = None
+    try:
+        if args.broker:
+            settings = BrokerSettings.from_url(args.broker)
+        else:
+            try:
+                broker = ManagedBroker(state / "broker", port=args.port).start()
+            except BrokerError as exc:
+                print(f"cannot start the demo's broker: {exc}", file=sys.stderr)
+                return 1
+            settings = broker.settings
+        server = ServerChild(settings.url, state / f"{site.site_id}.db", site.source, log_path=state / "server.log")
+        server.start()
+        view = HallView()
+        view_transport = MqttTransport(settings, site.site_id, "demo-view", role="display")
+        view_transport.subscribe(f"onewindow/{site.site_id}/state/#", view.on_message)
+        view_transport.subscribe(f"onewindow/{site.site_id}/event/call", view.on_message)
+        view_transport.start()
+
+        def make_transport(client_id, role):
+            return MqttTransport(settings, site.site_id, client_id, role=role).start()
+
+        sim = SimulatedHall(site, make_transport, speed=args.speed, windows=args.windows, seed=args.seed)
+        sim.start()
+        started = time.time()
+        deadline = started + args.duration if args.duration else None
+        print(f"onewindow demo: {site.name} ({site.site_id}) on {settings.url}; server log {server.log_path}; "
+              "Ctrl-C stops", file=sys.stderr)
+        if interactive:
+            from rich.live import Live
+            with Live(render(view, sim, started), refresh_per_second=4, screen=False) as live:
+                while not stop.wait(0.25) and (deadline is None or time.time() < deadline):
+                    live.update(render(view, sim, started))
+        else:
+            while not stop.wait(min(5.0, max(0.1, (deadline or 1e18) - time.time()))):
+                print(summary_line(view, sim), flush=True)
+                if deadline is not None and time.time() >= deadline:
+                    break
+            print(summary_line(view, sim), flush=True)
+        return 0
+    finally:
+        print("stopping the demo: simulated people, server, broker", file=sys.stderr)
+        if sim is not None:
+            sim.stop()
+        if view_transport is not None:
+            view_transport.stop()
+        if server is not None:
+            server.stop()
+        if broker is not None:
+            broker.stop()

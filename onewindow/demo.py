@@ -1,0 +1,229 @@
+"""A whole site on one machine: managed Mosquitto, the queue server, simulated kiosks and clerks,
+and a live terminal view of the hall.
+
+The simulated people are ordinary clients: they only send protocol commands and read retained
+state, exactly as real kiosks and clerk consoles do. `speed` compresses the hall's time: at 20, a
+six-minute service takes eighteen seconds.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+
+from onewindow.client import QueueClient, RequestTimeout
+from onewindow.config import SiteConfig
+
+log = logging.getLogger("onewindow.demo")
+
+DAILY_CASES = {"city": 1200, "county": 800, "township": 80, "village": 20, "hospital": 150, "pharmacy": 40,
+               "bank": 40}
+OPEN_HOURS = 7.5
+
+
+@dataclass
+class HallView:
+    """What the terminal shows, rebuilt from retained state and call events only."""
+
+    site: dict = field(default_factory=dict)
+    windows: dict[int, dict] = field(default_factory=dict)
+    queues: dict[str, dict] = field(default_factory=dict)
+    calls: list[dict] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    messages: int = 0
+
+    def on_message(self, topic: str, payload: bytes) -> None:
+        try:
+            data = json.loads(payload)
+        except ValueError:
+            return
+        with self.lock:
+            self.messages += 1
+            if topic.endswith("/state/site"):
+                self.site = data
+            elif "/state/window/" in topic:
+                self.windows[data["window"]] = data
+            elif "/state/queue/" in topic:
+                self.queues[data["business_type"]] = data
+            elif topic.endswith("/event/call"):
+                self.calls.insert(0, data)
+                del self.calls[8:]
+
+
+class SimulatedHall:
+    """Citizens arriving at kiosks and clerks working windows, as protocol clients."""
+
+    def __init__(self, site: SiteConfig, make_transport, speed: float = 20.0, windows: int | None = None,
+                 seed: int | None = None):
+        self.site = site
+        self.make_transport = make_transport
+        self.speed = speed
+        self.rng = random.Random(seed)
+        self.stop_event = threading.Event()
+        self.threads: list[threading.Thread] = []
+        self.transports = []
+        per_hour = DAILY_CASES.get(site.level, 300) / OPEN_HOURS
+        self.arrival_rate = per_hour / 3600.0 * speed  # citizens per real second
+        self.window_numbers = [w.number for w in site.windows][: windows or len(site.windows)]
+        self.issued = 0
+        self.served = 0
+
+    def _client(self, client_id: str, role: str) -> QueueClient:
+        transport = self.make_transport(client_id, role)
+        self.transports.append(transport)
+        return QueueClient(transport, self.site.site_id, client_id, timeout=2.0, attempts=3)
+
+    def start(self) -> None:
+        for n in (1, 2):
+            self._spawn(self._kiosk, self._client(f"demo-kiosk-{n}", "kiosk"), n)
+        for number in self.window_numbers:
+            self._spawn(self._clerk, self._client(f"demo-clerk-{number}", "clerk"), number)
+
+    def _spawn(self, target, *args) -> None:
+        t = threading.Thread(target=target, args=args, daemon=True, name=f"{target.__name__}-{args[-1]}")
+        t.start()
+        self.threads.append(t)
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        for t in self.threads:
+            t.join(5)
+        for transport in self.transports:
+            transport.stop()
+
+    def _sleep(self, hall_seconds: float) -> bool:
+        """Sleep `hall_seconds` of hall time; False when the demo is stopping."""
+        return not self.stop_event.wait(hall_seconds / self.speed)
+
+    def _kiosk(self, client: QueueClient, n: int) -> None:
+        types = self.site.business_types
+        weights = [1.0 / t.service_minutes ** 0.5 for t in types]  # quick items are the common ones
+        rng = random.Random(self.rng.random())
+        while not self.stop_event.wait(rng.expovariate(self.arrival_rate / 2)):
+            bt = rng.choices(types, weights)[0]
+            args = {"kiosk": f"demo-kiosk-{n}"}
+            items = self.site.catalogue.items_of(bt.prefix)
+            if items:
+                args["item"] = rng.choice(items).code
+            if rng.random() < 0.1 and self.site.priority.groups:
+                args["priority_group"] = rng.choice(self.site.priority.groups)
+            try:
+                reply = client.issue(bt.prefix, **args)
+            except RequestTimeout as exc:
+                log.warning("kiosk %d: %s", n, exc)
+                continue
+            if reply["ok"]:
+                self.issued += 1
+            else:
+                log.info("kiosk %d: %s refused: %s", n, bt.prefix, reply["error"]["message"])
+
+    def _clerk(self, client: QueueClient, window: int) -> None:
+        rng = random.Random(self.rng.random())
+        clerk = f"clerk{window:02d}"
+
+        def do(command, **args):
+            try:
+                return client.window(command, window, clerk, **args)
+            except RequestTimeout as exc:
+                log.warning("window %d: %s", window, exc)
+                return {"ok": False, "error": {"code": "timeout", "message": str(exc)}}
+
+        if not self._sleep(rng.uniform(0, 120)):
+            return
+        do("sign_in")
+        while not self.stop_event.is_set():
+            if rng.random() < 0.01:  # a short break
+                do("pause", reason="break")
+                if not self._sleep(rng.uniform(300, 900)):
+                    break
+                do("resume")
+            reply = do("call_next")
+            if not reply["ok"]:
+                if not self._sleep(30):
+                    break
+                continue
+            ticket = reply["ticket"]
+            if not self._sleep(rng.uniform(15, 45)):  # the citizen walks to the window
+                break
+            if rng.random() < 0.05:  # nobody comes: recall, then no-show
+                for _ in range(self.site.calls.max_calls - 1):
+                    do("recall")
+                    if not self._sleep(30):
+                        return
+                do("no_show")
+                continue
+            do("start")
+            minutes = self._service_minutes(ticket, rng)
+            if not self._sleep(minutes * 60):
+                break
+            if rng.random() < 0.03 and len(self.site.business_types) > 1:
+                other = rng.choice([b.prefix for b in self.site.business_types if b.prefix != ticket["business_type"]])
+                do("transfer", to_business_type=other, note="needs another desk")
+                continue
+            do("finish")
+            self.served += 1
+            score = rng.choices([5, 4, 3, 2, 1], [96, 2.5, 1, 0.3, 0.2])[0]
+            try:
+                client.request("rate", ticket=ticket["id"], score=score, window=window)
+            except RequestTimeout as exc:
+                log.warning("window %d rating pad: %s", window, exc)
+
+    def _service_minutes(self, ticket: dict, rng: random.Random) -> float:
+        item = self.site.catalogue.item(ticket.get("item") or "")
+        mean = item.service_minutes if item else self.site.business_type(ticket["business_type"]).service_minutes
+        sigma = 0.6  # lognormal with a long tail, mean preserved
+        return rng.lognormvariate(math.log(mean) - sigma ** 2 / 2, sigma)
+
+
+def render(view: HallView, sim: SimulatedHall | None, started: float):
+    """A rich renderable of the hall."""
+    from rich.console import Group
+    from rich.panel import Panel
+    from rich.table import Table
+    from rich.text import Text
+
+    with view.lock:
+        site, windows, queues, calls = dict(view.site), dict(view.windows), dict(view.queues), list(view.calls)
+    title = f"{site.get('name', '...')}  {site.get('name_en', '')}"
+    head = Text(f"service day {site.get('service_day') or '-'}   running {int(time.time() - started)} s")
+    if sim is not None:
+        head.append(f"   x{sim.speed:g} speed   issued {sim.issued}   served {sim.served}")
+    qt = Table(title="Queues", expand=True)
+    for col in ("type", "business", "waiting", "next", "est. wait", "windows"):
+        qt.add_column(col)
+    for prefix in sorted(queues):
+        q = queues[prefix]
+        est = q.get("estimated_wait_min")
+        qt.add_row(prefix, f"{q['name']} {q.get('name_en', '')}", str(q["waiting"]), " ".join(q["next"][:4]),
+                   "-" if est is None else f"{est:.0f} min", str(q.get("windows_open", "")))
+    wt = Table(title="Windows", expand=True)
+    for col in ("window", "state", "clerk", "ticket", "serves", "served"):
+        wt.add_column(col)
+    colours = {"calling": "bold yellow", "serving": "green", "paused": "magenta", "closed": "dim",
+               "rating": "cyan", "idle": "white"}
+    for number in sorted(windows):
+        w = windows[number]
+        number_text = (w.get("ticket") or {}).get("number") or ""
+        wt.add_row(str(number), Text(w["state"], style=colours.get(w["state"], "")), w.get("clerk") or "",
+                   number_text, ",".join(w.get("serves", [])), str(w.get("served_today", 0)))
+    ct = Table(title="Latest calls", expand=True)
+    ct.add_column("time")
+    ct.add_column("call")
+    for c in calls:
+        ct.add_row(c["at"][11:19], f"{c['text_zh']}   {c['text_en']}" + ("  (recall)" if c.get("recall") else ""))
+    return Panel(Group(head, qt, wt, ct), title=title)
+
+
+def summary_line(view: HallView, sim: SimulatedHall | None) -> str:
+    with view.lock:
+        waiting = sum(q["waiting"] for q in view.queues.values())
+        busy = sum(1 for w in view.windows.values() if w["state"] in ("calling", "serving"))
+        last = view.calls[0]["text_en"] if view.calls else "-"
+    issued = sim.issued if sim else "?"
+    served = sim.served if sim else "?"
+    return f"issued {issued}, served {served}, waiting {waiting}, windows busy {busy}, last call: {last}"
+
