@@ -234,7 +234,6 @@ class QueueServer:
             publish(self.topics.site, dumps(self.site_view()), qos=1, retain=True)
         if full:
             windows, types = set(engine.windows), set(engine.lines)
-            publish(self.topics.catalogue, dumps(self.site_view()), qos=1, retain=True)
             publish(self.topics.catalogue, dumps(self.catalogue_view()), qos=1, retain=True)
         for number in sorted(windows):
             publish(self.topics.window(number), dumps({"v": PROTOCOL_VERSION, **engine.window_view(
