@@ -1,0 +1,55 @@
+"""What a newcomer meets: the README opens with the two commands, and documents every config key."""
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+from onewindow.config import SITES_DIR
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_the_readme_opens_with_the_demo_and_test_commands():
+    first_block = re.search(r"```sh\n(.*?)```", README, re.S).group(1).splitlines()
+    assert [line.split("#")[0].strip() for line in first_block] == ["./run demo", "./run test"]
+    assert README.index("```sh") < 40
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "./run test" in ci
+
+
+def keys_of(table: dict, prefix: str = "") -> set[str]:
+    keys = set()
+    for key, value in table.items():
+        if isinstance(value, list) and value and isinstance(value[0], dict):
+            for entry in value:
+                keys |= keys_of(entry, f"{prefix}{key}.")
+        elif isinstance(value, dict):
+            keys |= keys_of(value, f"{prefix}{key}.")
+        else:
+            keys.add(f"{prefix}{key}")
+    return keys
+
+
+def test_every_key_of_the_sample_sites_is_in_the_readme():
+    section = README[README.index("## Configuration"):README.index("## Development")]
+    documented = set(re.findall(r"`([a-z_]+(?:\.[a-z_]+)?)`", section))
+    used = set()
+    for path in SITES_DIR.glob("*.toml"):
+        if "catalogue" not in path.name:
+            used |= keys_of(tomllib.loads(path.read_text(encoding="utf-8")))
+    missing = sorted(k for k in used if k not in documented)
+    assert not missing, f"config keys missing from the README: {missing}"
+
+
+def test_every_key_the_loader_reads_is_in_the_readme():
+    source = (ROOT / "onewindow" / "config.py").read_text(encoding="utf-8")
+    read = set(re.findall(r'"((?:site|priority|calls|ratings)\.[a-z_]+)"', source))
+    read |= {f"business_type.{k}" for k in re.findall(r'f"\{p\}\.([a-z_]+)"', source[source.index("raw_types"):
+                                                                                   source.index("raw_windows")])}
+    read |= {f"window.{k}" for k in re.findall(r'f"\{p\}\.([a-z_]+)"', source[source.index("raw_windows"):
+                                                                             source.index('c.table(raw, "priority"')])}
+    assert len(read) > 25
+    missing = sorted(k for k in read if f"`{k}`" not in README)
+    assert not missing, missing
