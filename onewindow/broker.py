@@ -251,6 +251,11 @@ class ManagedBroker:
         return proc.pid if proc and proc.poll() is None else None
 
     @property
+    def generation(self) -> int:
+        """How many broker processes have become ready so far (for `wait_ready`)."""
+        return self._generation
+
+    @property
     def log_path(self) -> Path:
         return self.state_dir / "mosquitto.log"
 
