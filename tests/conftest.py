@@ -8,10 +8,7 @@ import pytest
 
 from onewindow import config
 
-import importlib.util
-
-if importlib.util.find_spec("tests.broker_fixture"):  # TODO: plain once the broker fixture lands
-    pytest_plugins = ["tests.broker_fixture"]
+pytest_plugins = ["tests.broker_fixture"]
 
 TZ = ZoneInfo("Asia/Shanghai")
 
