@@ -127,6 +127,7 @@ class MqttTransport:
         self._pending_subacks: dict[int, threading.Event] = {}
         self._resubscribe_mid: int | None = None
         self._thread: threading.Thread | None = None
+        self._started = False
         self._suback_lock = threading.Lock()
         self._wake_r = self._wake_w = None
         if loop == "select":
@@ -202,8 +203,17 @@ class MqttTransport:
         """Connect in the background; wait up to `timeout` s for connected-and-subscribed.
 
         Raises ConnectionError if not connected by then (it keeps trying in the background);
-        `timeout=None` returns at once.
+        `timeout=None` returns at once. Starting a started transport only waits.
         """
+        if not self._started:
+            self._started = True
+            self._launch()
+        if timeout is not None and not self.wait_connected(timeout):
+            raise ConnectionError(f"could not connect to the MQTT broker at {self.settings.url} within "
+                                  f"{timeout:.0f} s (still trying)")
+        return self
+
+    def _launch(self) -> None:
         self._stopping = False
         if self.presence:
             self._client.will_set(self._presence_topic, presence_payload(self.client_id, self.role, "offline"),
@@ -215,10 +225,6 @@ class MqttTransport:
             self._thread = threading.Thread(target=self._select_loop, daemon=True,
                                             name=f"mqtt-{self.client_id}")
             self._thread.start()
-        if timeout is not None and not self.wait_connected(timeout):
-            raise ConnectionError(f"could not connect to the MQTT broker at {self.settings.url} within "
-                                  f"{timeout:.0f} s (still trying)")
-        return self
 
     def wait_connected(self, timeout: float | None = None) -> bool:
         return self._connected.wait(timeout)
