@@ -374,23 +374,34 @@ def pipelined_load(url: str, site: str, processes: int = 2, clients: int = 8, in
 def compare_patterns(patterns=ECHO_PATTERNS, qos_levels=(0, 1), samples: int = 2000, duration: float = 4.0,
                      site: str = "bench", work: str = "none") -> list[dict]:
     rows = []
-    with tempfile.TemporaryDirectory(prefix="onewindow-bench-") as tmp, ManagedBroker(tmp) as broker:
-        for qos in qos_levels:
-            for pattern in patterns:
-                echo = start_echo(broker.url, site, pattern, qos, work)
-                try:
-                    rtt = measure_rtt(broker.settings, site, samples=samples, qos=qos)
-                    load = pipelined_load(broker.url, site, duration=duration, qos=qos)
-                finally:
-                    stop_process(echo)
-                row = {"pattern": pattern, "qos": qos, "rtt_p50_ms": rtt["p50_ms"], "rtt_p99_ms": rtt["p99_ms"],
-                       "throughput_per_s": load["throughput_per_s"], "loaded_p50_ms": load["loaded_p50_ms"],
-                       "loaded_p99_ms": load["loaded_p99_ms"], "lost": load["lost"]}
-                rows.append(row)
-                print(f"  echo {pattern:8s} QoS {qos} work {work:6s}: round trip p50 {rtt['p50_ms']:.3f} ms  p99 "
-                      f"{rtt['p99_ms']:.3f} ms | pipelined {load['throughput_per_s']:7.0f} round trips/s "
-                      f"(under load p50 {load['loaded_p50_ms']:.1f} ms, p99 {load['loaded_p99_ms']:.1f} ms, "
-                      f"lost {load['lost']})", flush=True)
+    with tempfile.TemporaryDirectory(prefix="onewindow-bench-") as tmp:
+        os.chmod(tmp, 0o711)  # mosquitto, dropping to its own user, must reach its persistence dir
+        broker = ManagedBroker(Path(tmp) / "broker").start()
+        try:
+            rows += _compare(broker, patterns, qos_levels, samples, duration, site, work)
+        finally:
+            broker.stop()
+    return rows
+
+
+def _compare(broker, patterns, qos_levels, samples, duration, site, work) -> list[dict]:
+    rows = []
+    for qos in qos_levels:
+        for pattern in patterns:
+            echo = start_echo(broker.url, site, pattern, qos, work)
+            try:
+                rtt = measure_rtt(broker.settings, site, samples=samples, qos=qos)
+                load = pipelined_load(broker.url, site, duration=duration, qos=qos)
+            finally:
+                stop_process(echo)
+            row = {"pattern": pattern, "qos": qos, "rtt_p50_ms": rtt["p50_ms"], "rtt_p99_ms": rtt["p99_ms"],
+                   "throughput_per_s": load["throughput_per_s"], "loaded_p50_ms": load["loaded_p50_ms"],
+                   "loaded_p99_ms": load["loaded_p99_ms"], "lost": load["lost"]}
+            rows.append(row)
+            print(f"  echo {pattern:8s} QoS {qos} work {work:6s}: round trip p50 {rtt['p50_ms']:.3f} ms  p99 "
+                  f"{rtt['p99_ms']:.3f} ms | pipelined {load['throughput_per_s']:7.0f} round trips/s "
+                  f"(under load p50 {load['loaded_p50_ms']:.1f} ms, p99 {load['loaded_p99_ms']:.1f} ms, "
+                  f"lost {load['lost']})", flush=True)
     return rows
 
 

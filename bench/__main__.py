@@ -1,0 +1,27 @@
+"""`python -m bench` lists the benchmarks; `python -m bench NAME [options]` runs one."""
+from __future__ import annotations
+
+import importlib
+import sys
+
+BENCHMARKS = {
+    "issue": ("bench.bench_issue", "ticket issue through the server vs a bare echo: round trip and throughput"),
+    "mqtt": ("bench.mqtt_load", "echo threading patterns (network thread / worker / select loop), QoS 0 and 1"),
+}
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] in ("-h", "--help", "list"):
+        print("Benchmarks (python -m bench NAME [--help]):")
+        for name, (_, what) in BENCHMARKS.items():
+            print(f"  {name:8s} {what}")
+        return 0
+    if argv[0] not in BENCHMARKS:
+        print(f"unknown benchmark {argv[0]!r}; choose from {', '.join(BENCHMARKS)}")
+        return 2
+    module = importlib.import_module(BENCHMARKS[argv[0]][0])
+    return int(module.main(argv[1:]) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
