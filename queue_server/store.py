@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import sqlite3
 import threading
 import time
@@ -30,6 +31,7 @@ COLUMNS = ("type", "at", "day", "ticket", "window")
 
 _uuid_lock = threading.Lock()
 _uuid_last = [0, 0]
+_uuid_random = random.Random(os.urandom(16))  # seeded from the OS once: ids need uniqueness, not secrecy
 
 
 def new_event_id() -> str:
@@ -40,9 +42,9 @@ def new_event_id() -> str:
             ms = _uuid_last[0]
             _uuid_last[1] += 1
         else:
-            _uuid_last[0], _uuid_last[1] = ms, int.from_bytes(os.urandom(2), "big") & 0x3FF
+            _uuid_last[0], _uuid_last[1] = ms, _uuid_random.getrandbits(10)
         counter = _uuid_last[1] & 0xFFF
-    rand = int.from_bytes(os.urandom(8), "big") & 0x3FFFFFFFFFFFFFFF
+        rand = _uuid_random.getrandbits(62)
     value = (ms << 80) | (0x7 << 76) | (counter << 64) | (0b10 << 62) | rand
     h = f"{value:032x}"
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"

@@ -1,0 +1,67 @@
+"""Payload validation at the edge: anything in, a clean command or a BadRequest out, never a crash."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from queue_server.commands import SCHEMAS, BadRequest, mask_text, parse
+
+PREFIX = "onewindow/demo-county/reply/"
+
+
+def payload(**fields):
+    return json.dumps({"v": 1, "request_id": "r-1", "reply_to": PREFIX + "kiosk-1", **fields}).encode()
+
+
+def test_a_valid_issue_comes_out_typed():
+    rid, reply_to, args = parse("issue", payload(business_type="A", item="CB-01",
+                                                 appointment={"ref": "apt-9", "start": "2026-11-23T10:00:00+08:00"}),
+                                PREFIX)
+    assert (rid, reply_to) == ("r-1", PREFIX + "kiosk-1")
+    assert args["appointment"]["start"] == 1795399200.0
+
+
+@pytest.mark.parametrize("fields, code, words", [
+    ({"business_type": "a"}, "bad_request", "business_type: must match"),
+    ({}, "bad_request", "business_type: is required"),
+    ({"business_type": "A", "bussiness_type": "A"}, "bad_request", "bussiness_type: not a field of issue"),
+    ({"business_type": "A", "v": 2}, "unsupported_version", "version 1"),
+    ({"business_type": "A", "kiosk": "k 1"}, "bad_request", "kiosk"),
+    ({"business_type": "A", "appointment": {"ref": "x", "start": "10:00"}}, "bad_request", "ISO-8601"),
+    ({"business_type": "A", "kiosk": "13912345678"}, "personal_data", "ID or phone"),
+])
+def test_bad_fields_are_named_in_the_error(fields, code, words):
+    with pytest.raises(BadRequest) as err:
+        parse("issue", payload(**fields), PREFIX)
+    assert err.value.code == code and words in err.value.message
+    assert err.value.reply_to == PREFIX + "kiosk-1"
+
+
+def test_a_reply_topic_outside_the_site_cannot_be_answered():
+    for reply_to in ("onewindow/other/reply/x", PREFIX, PREFIX + "a/b", PREFIX + "#", 5):
+        with pytest.raises(BadRequest) as err:
+            parse("issue", json.dumps({"v": 1, "request_id": "r", "reply_to": reply_to,
+                                       "business_type": "A"}).encode(), PREFIX)
+        assert err.value.code == "bad_reply_to" and err.value.reply_to is None
+
+
+def test_masking_keeps_only_the_ends_of_id_and_phone_numbers():
+    assert mask_text("id 11010119900307123X tel 13912345678") == "id 1101**********123X tel 139****5678"
+
+
+@settings(max_examples=400, deadline=None)
+@given(command=st.sampled_from(sorted(SCHEMAS) + ["nope"]),
+       body=st.one_of(st.binary(max_size=300),
+                      st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30),
+                                   lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
+                                       st.sampled_from(["v", "request_id", "reply_to", "window", "clerk", "ticket",
+                                                        "business_type", "score", "open", "appointment", "x"]),
+                                       inner, max_size=6), max_leaves=12).map(lambda v: json.dumps(v).encode())))
+def test_any_payload_gives_a_command_or_a_bad_request(command, body):
+    try:
+        parse(command, body, PREFIX)
+    except BadRequest as bad:
+        assert bad.code and bad.message
