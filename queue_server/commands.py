@@ -154,9 +154,8 @@ def parse(command: str, payload: bytes, reply_prefix: str) -> tuple[str, str, di
     if not isinstance(data, dict):
         raise BadRequest("bad_json", "payload must be a JSON object")
     reply_to = data.get("reply_to")
-    if not (isinstance(reply_to, str) and reply_to.startswith(reply_prefix) and len(reply_to) <= 200
-            and CLIENT_ID_RE.match(reply_to[len(reply_prefix):] or "-")
-            and "/" not in reply_to[len(reply_prefix):]):
+    if not (isinstance(reply_to, str) and reply_to.startswith(reply_prefix)
+            and CLIENT_ID_RE.match(reply_to[len(reply_prefix):])):
         raise BadRequest("bad_reply_to", f"reply_to must be {reply_prefix}<client id>")
     request_id = data.get("request_id")
     if not isinstance(request_id, str) or not REQUEST_ID_RE.match(request_id):
