@@ -160,7 +160,7 @@ class _Checker:
         if not isinstance(value, str) or (not value.strip() and default is None):
             self.fail(path, value, "must be a non-empty string")
             return ""
-        if pattern is not None and not pattern.match(value):
+        if pattern is not None and not pattern.fullmatch(value):
             self.fail(path, value, f"must match {pattern.pattern}")
         if choices is not None and value not in choices:
             self.fail(path, value, f"must be one of {', '.join(choices)}")

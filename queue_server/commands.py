@@ -48,7 +48,7 @@ def _str(pattern: re.Pattern | None = None, max_len: int = 200, choices: tuple[s
     def check(v: Any) -> str:
         if not isinstance(v, str) or not v or len(v) > max_len:
             raise ValueError(f"must be a string of 1 to {max_len} characters")
-        if pattern is not None and not pattern.match(v):
+        if pattern is not None and not pattern.fullmatch(v):
             raise ValueError(f"must match {pattern.pattern}")
         if choices is not None and v not in choices:
             raise ValueError(f"must be one of {', '.join(choices)}")
@@ -155,10 +155,10 @@ def parse(command: str, payload: bytes, reply_prefix: str) -> tuple[str, str, di
         raise BadRequest("bad_json", "payload must be a JSON object")
     reply_to = data.get("reply_to")
     if not (isinstance(reply_to, str) and reply_to.startswith(reply_prefix)
-            and CLIENT_ID_RE.match(reply_to[len(reply_prefix):])):
+            and CLIENT_ID_RE.fullmatch(reply_to[len(reply_prefix):])):
         raise BadRequest("bad_reply_to", f"reply_to must be {reply_prefix}<client id>")
     request_id = data.get("request_id")
-    if not isinstance(request_id, str) or not REQUEST_ID_RE.match(request_id):
+    if not isinstance(request_id, str) or not REQUEST_ID_RE.fullmatch(request_id):
         raise BadRequest("bad_request", "request_id must be 1-64 characters of A-Z a-z 0-9 _ . : -",
                          reply_to=reply_to)
     if data.get("v") != PROTOCOL_VERSION:
