@@ -1,14 +1,25 @@
 """The service-item catalogue: what each item needs, so a citizen can finish it in one trip.
 
 A catalogue is data (TOML, versioned with the site configuration). `load_catalogue_data` returns a
-`Catalogue` and a list of problems, each naming the item and the field.
+`Catalogue` and a list of problems, each naming the item and the field (`item 'CB-01'.material[1].copies`).
+
+Top-level keys: `version`, `online_base_url` (an item's online guide is `online_base_url` + its code unless
+the item gives `online_url`) and `[[item]]` tables. An item's keys are the fields of `Item`; a material's
+the fields of `Material`. Unknown keys are reported (a misspelt `materail` would silently drop a list).
+English lists (`conditions_en`, `steps_en`), when given, must match the Chinese ones item for item.
+Where and when an item is done, and the phone numbers, come from the site configuration.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, fields
 from typing import Any, Iterable
+from urllib.parse import quote
 
 MATERIAL_FORMS = ("original", "copy", "original_and_copy", "form")
+APPLICANTS = ("individual", "unit", "institution", "")
+CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9:._-]{0,31}$")
+CATALOGUE_KEYS = {"version", "online_base_url", "item"}
 
 
 @dataclass(frozen=True)
@@ -45,12 +56,20 @@ class Item:
     online_url: str = ""
     note: str = ""
     note_en: str = ""
+    applicant: str = ""  # individual | unit | institution
+
+    def text_size(self) -> int:
+        """How much there is to print about this item (characters of its notice slip), for "the longest item"."""
+        parts = [self.name, self.legal_basis, self.fee, self.time_limit, self.note, *self.conditions, *self.steps]
+        parts += [m.name + m.issuer for m in self.materials]
+        return sum(len(p) for p in parts)
 
 
 @dataclass(frozen=True)
 class Catalogue:
     items: tuple[Item, ...]
     version: str = ""
+    online_base_url: str = ""
     _by_code: dict[str, Item] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -61,6 +80,16 @@ class Catalogue:
 
     def items_of(self, prefix: str) -> tuple[Item, ...]:
         return tuple(i for i in self.items if i.business_type == prefix)
+
+    def url_for(self, item: Item) -> str:
+        """The item's online guide: its own `online_url`, else `online_base_url` + its code ("" if neither)."""
+        if item.online_url:
+            return item.online_url
+        return self.online_base_url + quote(item.code, safe=":") if self.online_base_url else ""
+
+    def longest_item(self) -> Item | None:
+        """The item with the most to print (the notice slip a layout test should try)."""
+        return max(self.items, key=Item.text_size, default=None)
 
 
 def _text_list(raw: dict, key: str, where: str, errors: list) -> tuple[str, ...]:
@@ -91,6 +120,13 @@ def load_catalogue_data(raw: dict, prefixes: Iterable[str] | None = None) -> tup
     raw_items = raw.get("item", [])
     if not isinstance(raw_items, list):
         return Catalogue(items=()), [("item", raw_items, "must be an array of [[item]] tables")]
+    for key in raw:
+        if key not in CATALOGUE_KEYS:
+            errors.append((key, raw[key], f"unknown key (known: {', '.join(sorted(CATALOGUE_KEYS))})"))
+    base = raw.get("online_base_url", "")
+    if not isinstance(base, str) or (base and not base.startswith(("https://", "http://"))):
+        errors.append(("online_base_url", base, "must be an http(s) address"))
+        base = ""
     seen: set[str] = set()
     for i, it in enumerate(raw_items):
         if not isinstance(it, dict):
@@ -98,7 +134,12 @@ def load_catalogue_data(raw: dict, prefixes: Iterable[str] | None = None) -> tup
             continue
         code = it.get("code")
         where = f"item {code!r}" if isinstance(code, str) and code else f"item[{i}]"
+        for key in it:
+            if key not in ITEM_KEYS:
+                errors.append((f"{where}.{key}", it[key], "unknown field"))
         code = _text(it, "code", where, errors, required=True)
+        if code and not CODE_RE.match(code):
+            errors.append((f"{where}.code", code, "must be 1-32 letters, digits or : . _ - (no spaces)"))
         if code in seen:
             errors.append((f"{where}.code", code, "is used by another item"))
         seen.add(code)
@@ -123,6 +164,9 @@ def load_catalogue_data(raw: dict, prefixes: Iterable[str] | None = None) -> tup
             if not isinstance(m, dict):
                 errors.append((mw, m, "must be a table"))
                 continue
+            for key in m:
+                if key not in MATERIAL_KEYS:
+                    errors.append((f"{mw}.{key}", m[key], "unknown field"))
             copies = m.get("copies", 1)
             if isinstance(copies, bool) or not isinstance(copies, int) or not 1 <= copies <= 20:
                 errors.append((f"{mw}.copies", copies, "must be a whole number from 1 to 20"))
@@ -135,6 +179,15 @@ def load_catalogue_data(raw: dict, prefixes: Iterable[str] | None = None) -> tup
                 name=_text(m, "name", mw, errors, required=True), name_en=_text(m, "name_en", mw, errors),
                 copies=copies, form=form, issuer=_text(m, "issuer", mw, errors),
                 issuer_en=_text(m, "issuer_en", mw, errors)))
+        applicant = _text(it, "applicant", where, errors)
+        if applicant not in APPLICANTS:
+            errors.append((f"{where}.applicant", applicant, "must be individual, unit or institution"))
+            applicant = ""
+        for zh_key in ("conditions", "steps"):
+            zh, en = it.get(zh_key, []), it.get(f"{zh_key}_en", [])
+            if isinstance(zh, list) and isinstance(en, list) and en and len(en) != len(zh):
+                errors.append((f"{where}.{zh_key}_en", en,
+                               f"has {len(en)} entries but {zh_key} has {len(zh)}: translate each one"))
         url = _text(it, "online_url", where, errors)
         if url and not url.startswith(("https://", "http://")):
             errors.append((f"{where}.online_url", url, "must be an http(s) address"))
@@ -153,6 +206,11 @@ def load_catalogue_data(raw: dict, prefixes: Iterable[str] | None = None) -> tup
             time_limit=_text(it, "time_limit", where, errors), time_limit_en=_text(it, "time_limit_en", where, errors),
             time_limit_days=days, online_url=url,
             note=_text(it, "note", where, errors), note_en=_text(it, "note_en", where, errors),
+            applicant=applicant,
         ))
     version = raw.get("version", "")
-    return Catalogue(items=tuple(items), version=str(version)), errors
+    return Catalogue(items=tuple(items), version=str(version), online_base_url=base), errors
+
+
+ITEM_KEYS = {f.name for f in fields(Item)} - {"materials"} | {"material"}
+MATERIAL_KEYS = {f.name for f in fields(Material)}

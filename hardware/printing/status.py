@@ -1,0 +1,83 @@
+"""Printer status from DLE EOT 1, 2 and 4, read with short timeouts.
+
+All three queries go out together and the answers are read within one timeout (300 ms by default), so
+a silent printer costs the kiosk that long and no more. Every answer byte of a real printer has bit 1
+and bit 4 set and bits 0 and 7 clear (`b & 0x93 == 0x12`); anything else is a garbled reply.
+
+    DLE EOT 1 (printer):        bit 3  offline
+    DLE EOT 2 (offline cause):  bit 2  cover open      bit 5  stopped: paper end   bit 6  error
+    DLE EOT 4 (paper sensor):   bits 2,3 near end     bits 5,6 paper end
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from hardware.printing import escpos as cmd
+from hardware.printing.connections import Connection, PrinterFault
+
+QUERY = cmd.status_query(1) + cmd.status_query(2) + cmd.status_query(4)
+
+
+@dataclass(frozen=True)
+class PrinterStatus:
+    """What a printer said about itself. `problem` is None when it can print (a REASONS key otherwise)."""
+
+    problem: str | None
+    paper: str = "unknown"   # ok | low | out | unknown
+    cover_open: bool = False
+    online: bool = False
+    raw: bytes = b""
+    checked_at: float = 0.0  # monotonic seconds; 0 = never checked
+    detail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+    @property
+    def paper_low(self) -> bool:
+        return self.paper == "low"
+
+
+UNKNOWN = PrinterStatus(problem=None, detail="not checked yet")
+
+
+def decode(raw: bytes, at: float = 0.0) -> PrinterStatus:
+    """Decode the three answer bytes (DLE EOT 1, 2, 4)."""
+    if len(raw) != 3 or any(b & 0x93 != 0x12 for b in raw):
+        return PrinterStatus("bad_reply", raw=raw, checked_at=at, detail=f"unexpected status bytes {raw.hex(' ')}")
+    s1, s2, s4 = raw
+    offline = bool(s1 & 0x08)
+    cover = bool(s2 & 0x04)
+    paper_end = bool(s4 & 0x60) or bool(s2 & 0x20)
+    near_end = bool(s4 & 0x0C)
+    paper = "out" if paper_end else ("low" if near_end else "ok")
+    problem = None
+    if cover:
+        problem = "cover_open"
+    elif paper_end:
+        problem = "paper_out"
+    elif s2 & 0x40:
+        problem = "printer_error"
+    elif offline:
+        problem = "offline"
+    return PrinterStatus(problem, paper, cover, not offline, raw, at)
+
+
+def query(conn: Connection, timeout: float, clock=time.monotonic) -> PrinterStatus:
+    """Ask the printer for its status; never waits longer than `timeout` (plus a 20 ms grace for extra bytes)."""
+    if not conn.can_read:
+        return PrinterStatus(None, checked_at=clock(), detail="this connection cannot read status")
+    try:
+        conn.drain()
+        conn.write(QUERY, timeout)
+        raw = conn.read(3, timeout)
+        if len(raw) == 3:
+            extra = conn.read(8, 0.02)
+            raw += extra
+    except PrinterFault as exc:
+        return PrinterStatus(exc.reason, checked_at=clock(), detail=exc.detail)
+    if not raw:
+        return PrinterStatus("no_answer", checked_at=clock(), detail=f"no status answer within {timeout * 1000:.0f} ms")
+    return decode(raw, clock())
