@@ -72,8 +72,8 @@ def run_echo(settings: BrokerSettings, site: str, pattern: str = "network", qos:
     db = None
     if work == "sqlite":
         import sqlite3
-        tmp = tempfile.mkdtemp(prefix="onewindow-echo-")
-        db = sqlite3.connect(os.path.join(tmp, "echo.db"), check_same_thread=False, isolation_level=None)
+        tmp = tempfile.TemporaryDirectory(prefix="onewindow-echo-")  # removed when the echo exits
+        db = sqlite3.connect(os.path.join(tmp.name, "echo.db"), check_same_thread=False, isolation_level=None)
         db.execute("pragma journal_mode=wal")
         db.execute("pragma synchronous=normal")
         db.execute("create table request (request_id text primary key, reply_to text, at real)")
@@ -134,6 +134,9 @@ def run_echo(settings: BrokerSettings, site: str, pattern: str = "network", qos:
     print(f"echo ready ({pattern}, QoS {qos}, work {work})", flush=True)
     stop.wait(max_seconds)
     transport.stop()
+    if db is not None:
+        db.close()
+        tmp.cleanup()
 
 
 def start_echo(url: str, site: str, pattern: str = "network", qos: int = 1, work: str = "none") -> subprocess.Popen:
