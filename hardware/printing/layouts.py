@@ -61,7 +61,7 @@ T = {
         "missed_void": "After {calls} calls without answer the number is missed and void; "
                        "please take a new ticket.",
         "missed_requeue": "After {calls} calls without answer the number is missed and goes {places} "
-                          "places back in line (up to {times} time(s)); missed again, it is void.",
+                          "places back in line ({times}); missed again, it is void.",
         "listen": "Please watch the hall display and listen for calls.",
         "slip_title": "One-time notice", "code": "Item code: {code}", "btype": "Business type: {p} {name}",
         "basis": "Legal basis: ", "conditions": "[Conditions]", "materials": "[Materials] ({n} in all)",
@@ -154,6 +154,12 @@ def _stamp(site: Any, t: datetime | str) -> str:
 
 
 def hours_summary(site: Any, lang: str) -> str:
+    """Opening hours in one text, e.g. "周一至周五 08:30-12:00, 13:30-17:30；周六 09:00-12:00"."""
+    sep = "；" if lang == "zh" else "; "
+    return sep.join(hours_lines(site, lang)) or T[lang]["closed_day"]
+
+
+def hours_lines(site: Any, lang: str) -> list[str]:
     """Opening hours grouped by runs of days with the same spans, e.g. "周一至周五 08:30-12:00, 13:30-17:30"."""
     names = WEEKDAY_NAMES[lang]
     groups: list[tuple[int, int, str]] = []
@@ -170,15 +176,16 @@ def hours_summary(site: Any, lang: str) -> str:
     for a, b, text in groups:
         days = names[a] if a == b else (f"{names[a]}至{names[b]}" if lang == "zh" else f"{names[a]}-{names[b]}")
         parts.append(f"{days} {text}")
-    sep = "；" if lang == "zh" else "; "
-    return sep.join(parts) if parts else T[lang]["closed_day"]
+    return parts
 
 
 def missed_rule(site: Any, lang: str) -> str:
     calls = site.calls
     if calls.missed == "requeue" and calls.max_requeues > 0:
-        return T[lang]["missed_requeue"].format(calls=calls.max_calls, places=calls.requeue_places,
-                                                times=calls.max_requeues)
+        times = calls.max_requeues
+        if lang == "en":
+            times = "once" if times == 1 else f"up to {times} times"
+        return T[lang]["missed_requeue"].format(calls=calls.max_calls, places=calls.requeue_places, times=times)
     return T[lang]["missed_void"].format(calls=calls.max_calls)
 
 
@@ -251,7 +258,7 @@ def notice_slip(site: Any, item: Any, now: datetime, lang: str = "zh", paper: in
         blocks += _lines(s["btype"].format(p=bt.prefix, name=_en(bt.name, bt.name_en, lang)), cols)
     basis = _en(item.legal_basis, item.legal_basis_en, lang)
     if basis:
-        blocks += _lines(s["basis"] + basis, cols, indent=text_width(s["basis"]) if en else 0)
+        blocks += _lines(s["basis"] + basis, cols, indent=2 if en else 0)
     conditions = list(item.conditions_en if en and item.conditions_en else item.conditions)
     if conditions:
         blocks.append(Text(s["conditions"], bold=True))
@@ -273,10 +280,11 @@ def notice_slip(site: Any, item: Any, now: datetime, lang: str = "zh", paper: in
     for key, value in (("fee", _en(item.fee, item.fee_en, lang)),
                        ("limit", _en(item.time_limit, item.time_limit_en, lang)),
                        ("place", pick(site.address, lang)),
-                       ("hours", hours_summary(site, lang))):
+                       ("hours", hours_lines(site, lang) or [s["closed_day"]])):
         if value:
             blocks.append(Text(s[key], bold=True))
-            blocks += _lines(value, cols)
+            for text in ([value] if isinstance(value, str) else value):
+                blocks += _lines(text, cols)
     note = _en(item.note, item.note_en, lang)
     if note:
         blocks += _lines(s["note"] + note, cols)
@@ -309,11 +317,13 @@ def refusal_slip(site: Any, code: str, now: datetime, message: str = "", next_op
     reason = (known[1] if lang == "en" else known[0]) if known else (message or code)
     blocks += _lines(s["why"] + reason, cols, bold=True)
     if next_open:
-        blocks += _lines([Keep(s["next"].format(t=_stamp(site, next_open)))], cols, bold=True)
+        label, _, _ = s["next"].partition("{t}")
+        blocks += _lines([label, Keep(_stamp(site, next_open))], cols, bold=True)
     else:
         blocks += _lines(s["next_unknown"], cols)
     blocks.append(Text(s["hours"], bold=True))
-    blocks += _lines(hours_summary(site, lang), cols)
+    for text in hours_lines(site, lang) or [s["closed_day"]]:
+        blocks += _lines(text, cols)
     blocks += _phones(site, lang, cols)
     blocks += _lines(s["ask_staff"], cols)
     blocks += _lines(s["printed"].format(t=_stamp(site, now)), cols, align="center")

@@ -90,45 +90,41 @@ def _tokens(text: str) -> list[str]:
     return merged
 
 
-def _hard_split(token: str, columns: int) -> list[str]:
-    parts, cur, used = [], [], 0
-    for c in token:
-        w = char_width(c)
-        if used + w > columns and cur:
-            parts.append("".join(cur))
-            cur, used = [], 0
-        cur.append(c)
-        used += w
-    if cur:
-        parts.append("".join(cur))
-    return parts
-
-
 def wrap(parts: str | list[str | Glue | Keep], columns: int, indent: int = 0, first_prefix: str = "") -> list[str]:
     """Wrap text into lines of at most `columns` columns.
 
-    `parts` is a string or a list of strings and `Glue` runs. `first_prefix` (e.g. "1. ") starts the first
-    line; continuation lines are indented by `indent` spaces (use the prefix width for a hanging indent).
-    A `Glue` run sticks to the word (or wide character) before it, spaces included. A token wider than a
-    whole line is split by character, the only case where text breaks mid-word.
+    `parts` is a string or a list of strings, `Glue` and `Keep` runs. `first_prefix` (e.g. "1. ") starts the
+    first line; continuation lines are indented by `indent` spaces (use the prefix width for a hanging
+    indent). A `Glue` run sticks to the word (or wide character) before it, spaces included; should the
+    two be wider than a line, the word is split and its last character stays with the glue. A token wider
+    than a whole line is split by character, the only case where text breaks mid-word.
     """
     if columns < 2:
         raise ValueError(f"cannot wrap to {columns} column(s)")
     if isinstance(parts, str):
         parts = [parts]
     tokens: list[str] = []
+    tails: list[str] = []  # per token: the glued end that must stay on one line ("" if none)
     for part in parts:
         if isinstance(part, Keep):
             tokens.append(part.text)
+            tails.append(part.text)
         elif isinstance(part, Glue):
-            if tokens and tokens[-1].isspace() and len(tokens) >= 2:
-                tokens[-2:] = [tokens[-2] + tokens[-1] + part.text]
+            if len(tokens) >= 2 and tokens[-1].isspace():
+                word, space = tokens[-2], tokens[-1]
+                tokens[-2:] = [word + space + part.text]
+                tails[-2:] = [word[-1] + space + part.text]
             elif tokens and not tokens[-1].isspace():
-                tokens[-1] += part.text
+                word = tokens[-1]
+                tokens[-1] = word + part.text
+                tails[-1] = word[-1] + part.text
             else:
                 tokens.append(part.text)
+                tails.append(part.text)
         else:
-            tokens.extend(_tokens(part))
+            new = _tokens(part)
+            tokens.extend(new)
+            tails.extend([""] * len(new))
     indent = min(indent, columns // 2)
     lines: list[str] = []
     cur, used = first_prefix, text_width(first_prefix)
@@ -139,7 +135,17 @@ def wrap(parts: str | list[str | Glue | Keep], columns: int, indent: int = 0, fi
         lines.append(cur.rstrip())
         cur, used, fresh = " " * indent, indent, True
 
-    for tok in tokens:
+    def place_by_char(text: str) -> None:
+        nonlocal cur, used, fresh
+        for c in text:
+            w = char_width(c)
+            if used + w > columns and not fresh:
+                newline()
+            cur += c
+            used += w
+            fresh = False
+
+    for tok, tail in zip(tokens, tails):
         tw = text_width(tok)
         if tok.isspace():
             if not fresh:
@@ -148,17 +154,21 @@ def wrap(parts: str | list[str | Glue | Keep], columns: int, indent: int = 0, fi
             continue
         if used + tw > columns and not fresh:
             newline()
-        if used + tw > columns:  # wider than a whole line: split it by character
-            for piece in _hard_split(tok, columns - used):
-                if used + text_width(piece) > columns:
-                    newline()
-                cur += piece
-                used += text_width(piece)
-                fresh = False
+        if used + tw <= columns:
+            cur += tok
+            used += tw
+            fresh = False
             continue
-        cur += tok
-        used += tw
-        fresh = False
+        # Wider than a whole line: split by character, but keep a glued tail together if it fits a line.
+        if tail and text_width(tail) <= columns - indent and tail != tok:
+            place_by_char(tok[:-len(tail)])
+            if used + text_width(tail) > columns:
+                newline()
+            cur += tail
+            used += text_width(tail)
+            fresh = False
+        else:
+            place_by_char(tok)
     if not fresh or not lines:
         lines.append(cur.rstrip())
     return lines
