@@ -113,7 +113,7 @@ class MqttTransport:
     def __init__(self, settings: BrokerSettings, site: str, client_id: str, role: str = "client",
                  on_connected: Callable[[], None] | None = None, *, presence: bool = True,
                  keepalive: int = 30, loop: str = "thread", on_batch_end: Callable[[], None] | None = None,
-                 max_batch: int = 256):
+                 max_batch: int = 256, idle_interval: float = 1.0):
         if loop not in ("thread", "select"):
             raise ValueError("loop must be 'thread' or 'select'")
         self.settings, self.site, self.client_id, self.role = settings, site, client_id, role
@@ -121,6 +121,7 @@ class MqttTransport:
         self.on_batch_end = on_batch_end
         self.presence = presence
         self.loop_mode, self.max_batch = loop, max_batch
+        self.idle_interval = idle_interval  # select mode: on_batch_end runs at least this often
         self._subs = _Subscriptions()
         self._connected = threading.Event()  # connected, subscribed and on_connected has run
         self._stopping = False
@@ -355,7 +356,8 @@ class MqttTransport:
 
     def _select_once(self, c: paho.Client) -> None:
         sock = c.socket()
-        readable, _, _ = select.select([sock, self._wake_r], [sock] if c.want_write() else [], [], 1.0)
+        readable, _, _ = select.select([sock, self._wake_r], [sock] if c.want_write() else [], [],
+                                       self.idle_interval)
         if self._wake_r in readable:
             self._wake_r.setblocking(False)
             try:
@@ -368,11 +370,13 @@ class MqttTransport:
                     break
                 if not select.select([sock], [], [], 0)[0]:
                     break
-            if self.on_batch_end is not None and c.socket() is not None:
-                try:
-                    self.on_batch_end()
-                except Exception:
-                    log.exception("on_batch_end failed")
+
+        # After every wake (messages, a wake-up or the idle interval): the batch's work, then one write pass.
+        if self.on_batch_end is not None and c.socket() is not None:
+            try:
+                self.on_batch_end()
+            except Exception:
+                log.exception("on_batch_end failed")
         if c.socket() is not None and c.want_write():
             c.loop_write()
         if c.socket() is not None:

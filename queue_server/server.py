@@ -77,6 +77,15 @@ class QueueServer:
         return engine
 
     def start(self) -> None:
+        """Subscribe and start working. With a transport in select mode (`loop="select"`) the batch is
+        processed in the transport's own thread at the end of each read pass (no queue, no hand-off);
+        with any other transport a worker thread takes batches from a queue."""
+        self._pending: list = [_RESYNC]
+        if getattr(self.transport, "loop_mode", None) == "select":
+            self.transport.on_connected = lambda: self._pending.append(_RESYNC)
+            self.transport.on_batch_end = self._on_batch_end
+            self.transport.subscribe(self.topics.cmd_filter, lambda topic, payload: self._pending.append((topic, payload)))
+            return
         self.transport.on_connected = lambda: self.inbox.put(_RESYNC)
         self.transport.subscribe(self.topics.cmd_filter, self._on_message)
         self._thread = threading.Thread(target=self._run, name="queue-worker", daemon=True)
@@ -88,6 +97,13 @@ class QueueServer:
         self.inbox.put(None)
         if self._thread is not None:
             self._thread.join(timeout=5)
+
+    def _on_batch_end(self) -> None:
+        batch, self._pending = self._pending, []
+        try:
+            self.process(batch)
+        except Exception:  # never let the transport's thread die; the log says what happened
+            log.exception("unexpected failure while processing a batch of %d messages", len(batch))
 
     def _on_message(self, topic: str, payload: bytes) -> None:
         self.inbox.put((topic, payload))
@@ -186,7 +202,8 @@ class QueueServer:
                 out = [(rt, dumps({"v": PROTOCOL_VERSION, "request_id": json.loads(p).get("request_id"),
                                    "ok": False, "error": error})) for rt, p in out]
                 to_store_events, calls = [], []
-        self.stats["batches"] += 1
+        if batch:
+            self.stats["batches"] += 1
         publish = self.transport.publish
         for reply_to, text in out:
             publish(reply_to, text, qos=1)

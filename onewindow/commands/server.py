@@ -40,7 +40,8 @@ def run(args: argparse.Namespace) -> int:
     db = Path(args.db or f"var/{site.site_id}.db")
     store = Store(db, site.site_id, site.timezone)
     settings = settings_from_args(args)
-    transport = MqttTransport(settings, site.site_id, client_id=f"server-{site.site_id}", role="server")
+    transport = MqttTransport(settings, site.site_id, client_id=f"server-{site.site_id}", role="server",
+                              loop="select", idle_interval=0.25)
     server = QueueServer(site, store, transport, always_open=args.always_open)
     server.start()
     stop = threading.Event()
