@@ -14,7 +14,6 @@ import threading
 import time
 from collections import Counter
 
-from onewindow.broker import ManagedBroker
 from onewindow.client import QueueClient, RequestTimeout
 from onewindow.mqtt import MqttTransport
 from tests.server_process import ServerProcess
@@ -23,54 +22,54 @@ KIOSKS = 4
 KILLS = 20
 
 
-def test_sigkill_during_a_storm_of_retried_requests_loses_and_duplicates_nothing(tmp_path):
+def test_sigkill_during_a_storm_of_retried_requests_loses_and_duplicates_nothing(tmp_path, broker):
     rng = random.Random(20261123)
-    with ManagedBroker(tmp_path / "broker", port=0) as broker:
-        server = ServerProcess(broker.url, tmp_path / "queue.db").start()
-        told: dict[str, tuple[str, str]] = {}  # request id -> (ticket id, number) the kiosk was told
-        lock = threading.Lock()
-        stop = threading.Event()
-        errors: list[str] = []
+    server = ServerProcess(broker.url, tmp_path / "queue.db").start()
+    told: dict[str, tuple[str, str]] = {}  # request id -> (ticket id, number) the kiosk was told
+    lock = threading.Lock()
+    stop = threading.Event()
+    errors: list[str] = []
 
-        def kiosk(n: int) -> None:
-            transport = MqttTransport(broker.settings, "demo-county", f"kiosk-{n}", role="kiosk").start()
-            client = QueueClient(transport, "demo-county", f"kiosk-{n}", timeout=0.3, attempts=1)
-            local = random.Random(n)
-            try:
-                while not stop.is_set():
-                    rid = client.new_request_id()
-                    prefix = local.choice("ABCDE")
-                    for _ in range(200):  # retry with the same request id until answered
-                        try:
-                            reply = client.request("issue", request_id=rid, business_type=prefix)
-                        except RequestTimeout:
-                            continue
-                        if not reply["ok"]:
-                            errors.append(json.dumps(reply))
-                        else:
-                            with lock:
-                                assert rid not in told
-                                told[rid] = (reply["ticket"]["id"], reply["ticket"]["number"])
-                        break
-                    else:
-                        errors.append(f"request {rid} never answered")
-            finally:
-                transport.stop()
-
-        threads = [threading.Thread(target=kiosk, args=(n,)) for n in range(KIOSKS)]
-        for t in threads:
-            t.start()
+    def kiosk(n: int) -> None:
+        transport = MqttTransport(broker.settings, "demo-county", f"kiosk-{n}", role="kiosk").start()
+        client = QueueClient(transport, "demo-county", f"kiosk-{n}", timeout=0.3, attempts=1)
+        local = random.Random(n)
         try:
-            for _ in range(KILLS):
-                time.sleep(rng.uniform(0.05, 0.5))
-                server.kill()
-                server.start()
-            time.sleep(0.3)
+            while not stop.is_set():
+                rid = client.new_request_id()
+                prefix = local.choice("ABCDE")
+                for _ in range(200):  # retry with the same request id until answered
+                    try:
+                        reply = client.request("issue", request_id=rid, business_type=prefix)
+                    except RequestTimeout:
+                        continue
+                    if not reply["ok"]:
+                        errors.append(json.dumps(reply))
+                    else:
+                        with lock:
+                            if rid in told:
+                                errors.append(f"request {rid} answered twice")
+                            told[rid] = (reply["ticket"]["id"], reply["ticket"]["number"])
+                    break
+                else:
+                    errors.append(f"request {rid} never answered")
         finally:
-            stop.set()
-            for t in threads:
-                t.join(60)
-            server.stop()
+            transport.stop()
+
+    threads = [threading.Thread(target=kiosk, args=(n,)) for n in range(KIOSKS)]
+    for t in threads:
+        t.start()
+    try:
+        for _ in range(KILLS):
+            time.sleep(rng.uniform(0.05, 0.5))
+            server.kill()
+            server.start()
+        time.sleep(0.3)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(60)
+        server.stop()
 
     assert not errors, errors[:5]
     assert sum(1 for line in server.lines if "server ready" in line) == KILLS + 1

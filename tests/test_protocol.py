@@ -9,7 +9,6 @@ import time
 
 import pytest
 
-from onewindow.broker import ManagedBroker
 from onewindow.client import QueueClient
 from onewindow.mqtt import MqttTransport
 from tests.server_process import ServerProcess
@@ -50,8 +49,7 @@ class Watcher:
 
 
 @pytest.fixture
-def site_up(tmp_path):
-    broker = ManagedBroker(tmp_path / "broker", port=0, autosave_seconds=3600).start()
+def site_up(tmp_path, broker):
     server = ServerProcess(broker.url, tmp_path / "queue.db").start()
     transports = []
 
@@ -64,7 +62,6 @@ def site_up(tmp_path):
     for t in transports:
         t.stop()
     server.stop()
-    broker.stop()
 
 
 def window_state(n):
