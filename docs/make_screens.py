@@ -1,0 +1,52 @@
+"""Make the screen pictures in docs/images from the code that draws them.
+
+    .venv/bin/python docs/make_screens.py
+
+Runs a county hall in-process (the real server and engine, an in-process broker, simulated kiosks
+and clerks at 600x speed) for a few seconds and records the demo's live terminal view as SVG.
+"""
+from __future__ import annotations
+
+import io
+import sys
+import time
+from pathlib import Path
+
+from rich.console import Console
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from onewindow import config  # noqa: E402
+from onewindow.demo import HallView, SimulatedHall, render  # noqa: E402
+from onewindow.mqtt import LocalBroker  # noqa: E402
+from queue_server.server import QueueServer  # noqa: E402
+from queue_server.store import Store  # noqa: E402
+
+
+def demo_terminal(out: Path, seconds: float = 4.0) -> Path:
+    site = config.load(config.sample_path("county-hall"))
+    broker = LocalBroker()
+    server = QueueServer(site, Store(":memory:", site.site_id, site.timezone),
+                         broker.transport("server", "server", site.site_id).start(), always_open=True)
+    server.start()
+    view = HallView()
+    watcher = broker.transport("view", "display", site.site_id).start()
+    watcher.subscribe(f"onewindow/{site.site_id}/state/#", view.on_message)
+    watcher.subscribe(f"onewindow/{site.site_id}/event/call", view.on_message)
+    sim = SimulatedHall(site, lambda cid, role: broker.transport(cid, role, site.site_id).start(), speed=600,
+                        seed=3)
+    started = time.time()
+    sim.start()
+    time.sleep(seconds)
+    sim.stop()
+    time.sleep(0.6)  # the last queue states
+    console = Console(record=True, width=132, force_terminal=True, color_system="truecolor", file=io.StringIO())
+    console.print(render(view, sim, started))
+    server.stop()
+    console.save_svg(str(out), title="onewindow demo")
+    return out
+
+
+if __name__ == "__main__":
+    print(demo_terminal(HERE / "images" / "demo-terminal.svg"))
