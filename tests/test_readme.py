@@ -53,3 +53,10 @@ def test_every_key_the_loader_reads_is_in_the_readme():
     assert len(read) > 25
     missing = sorted(k for k in read if f"`{k}`" not in README)
     assert not missing, missing
+
+
+def test_every_picture_the_readme_shows_exists():
+    pictures = re.findall(r'src="([^"]+)"', README)
+    assert pictures
+    missing = [p for p in pictures if not (ROOT / p).is_file()]
+    assert not missing, missing
