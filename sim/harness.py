@@ -125,12 +125,16 @@ class DayResult:
 class Simulation:
     def __init__(self, site: SiteConfig, profile: Profile, seed: int = 1, day: date = SIM_DAY,
                  shifts: dict[int, list[tuple[float, float]]] | None = None, monitor: bool = False,
-                 estimates: bool = True):
+                 estimates: bool = True, line_step: float | None = None):
         """`shifts`: window -> [(start_hour, end_hour)] local hours; None staffs windows by their config
-        hours. `monitor` checks the aging rule from outside at every call (slower)."""
+        hours. `monitor` checks the aging rule from outside at every call (slower). `estimates` records
+        the forecast and naive waits at issue. `line_step` (minutes) overrides the dispatch's line
+        pressure (0 for a FIFO hall)."""
         self.site = site
         self.profile = profile
         self.engine = Engine(site, always_open=profile.always_open)
+        if line_step is not None:
+            self.engine.dispatch.line_step = line_step * 60.0
         self.calendar = self.engine.calendar
         self.midnight = self.calendar.at(day, time(0))
         self.day = day
@@ -162,6 +166,7 @@ class Simulation:
 
     def _plan_shifts(self, shifts: dict[int, list[tuple[float, float]]] | None) -> None:
         site_spans = self.site.hours_on(self.day.weekday())
+        closing = self.hour(site_spans[-1].end.hour + site_spans[-1].end.minute / 60) if site_spans else INF
         for w in self.site.windows:
             if shifts is not None:
                 spans = [(self.hour(a), self.hour(b)) for a, b in shifts.get(w.number, [])]
@@ -176,9 +181,12 @@ class Simulation:
             spans.sort()
             out = []
             for i, (a, b) in enumerate(spans):
-                last = i == len(spans) - 1
-                # Clear the line before a break (bounded); serve everyone at closing time.
-                overrun = INF if last else (self.profile.lunch_overrun_minutes * 60.0 if shifts is None else 0.0)
+                if shifts is not None:  # a plan: serve out the line only at (or after) closing time
+                    overrun = INF if b >= closing else 0.0
+                elif i == len(spans) - 1:  # serve everyone who holds a ticket at closing time
+                    overrun = INF
+                else:  # clear the line before a break, for a while
+                    overrun = self.profile.lunch_overrun_minutes * 60.0
                 out.append((a, b, overrun))
                 self.push(a, SHIFT_START, w.number, len(out) - 1)
                 self.push(b, SHIFT_END, w.number, None)

@@ -59,7 +59,7 @@ class Profile:
     walk_seconds: tuple[float, float] = (10.0, 40.0)  # from hearing the call to the window
     recall_seconds: float = 45.0  # a clerk recalls an absent citizen this often
     rating_share: float = 0.7  # citizens who rate on the pad
-    lunch_overrun_minutes: float = 30.0  # clerks clear their line before a break, up to this long
+    lunch_overrun_minutes: float = 45.0  # clerks clear their line before a break, up to this long
     always_open: bool = False  # issue tickets at any hour (steady-state runs)
     measure: tuple[float, float] | None = None  # count only tickets arriving between these local hours
 
@@ -80,8 +80,8 @@ COUNTY_MIX = {"A": 0.25, "B": 0.35, "C": 0.10, "D": 0.15, "E": 0.10, "F": 0.05}
 COUNTY_SERVICE = {"A": Service(4.5), "B": Service(2.5), "C": Service(6.0), "D": Service(9.0),
                   "E": Service(8.0), "F": Service(12.0)}
 # Cases per opening period of a weekday: the first hour after opening is the peak.
-COUNTY_SHAPE = ((8.5, 9.5, 130), (9.5, 10.5, 120), (10.5, 11.5, 100), (11.5, 12.0, 40),
-                (13.5, 14.5, 110), (14.5, 15.5, 110), (15.5, 16.5, 100), (16.5, 17.5, 90))
+COUNTY_SHAPE = ((8.5, 9.5, 125), (9.5, 10.5, 115), (10.5, 11.5, 100), (11.5, 12.0, 40),
+                (13.5, 14.5, 110), (14.5, 15.5, 110), (15.5, 16.5, 105), (16.5, 17.5, 95))
 
 
 def day_profile(name: str, cases: float, mix: dict[str, float] = COUNTY_MIX,
@@ -139,16 +139,17 @@ def hall(windows: list[list[str]], **kw) -> SiteConfig:
 
 
 def chain_skills(n_windows: int, prefixes=PREFIXES) -> list[list[str]]:
-    """Mixed skills: each window trained for two or three business types, linked in a chain.
+    """Mixed skills: each window trained for three business types, linked in a chain.
 
-    Windows come in pairs per type; the first of a pair also serves the next type, the second the
-    previous one and the type opposite, so every type can borrow from both neighbours and across."""
+    Windows come in pairs per type: the first of a pair also serves the next two types, the second
+    the previous type and the one opposite, so every type is served by six windows and can borrow
+    from its neighbours and across the hall."""
     k = len(prefixes)
     out = []
     for j in range(n_windows):
         i = (j // 2) % k
         if j % 2 == 0:
-            out.append([prefixes[i], prefixes[(i + 1) % k]])
+            out.append([prefixes[i], prefixes[(i + 1) % k], prefixes[(i + 2) % k]])
         else:
             out.append([prefixes[i], prefixes[(i - 1) % k], prefixes[(i + k // 2) % k]])
     return out
