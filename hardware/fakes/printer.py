@@ -600,12 +600,14 @@ class FakePrinter:
         return out.convert("RGB")
 
     def save_png(self, path, records: list | None = None) -> None:
-        self.roll_image(records).save(path)
+        """Save the roll as a grey-scale PNG (a thermal printer has no grey: it compresses well)."""
+        self.roll_image(records).convert("L").save(path, optimize=True)
 
     def _draw_line(self, out: Image.Image, line: PrintedLine, margin: int, y: int) -> None:
         x = {"left": 0, "center": (self.dots - line.dots) // 2, "right": self.dots - line.dots}[line.align]
         x = margin + max(0, x)
         draw = ImageDraw.Draw(out)
+        draw.fontmode = "1"  # dots are on or off, as on thermal paper
         for ch, dots, w, h, bold in line.chars:
             wide = dots // w >= 24
             font = _fake_font(24 * h if wide else 20 * h, not wide)

@@ -9,8 +9,8 @@ Text goes out one of two ways, chosen by the profile:
   Glyphs are drawn once and cached, so a kiosk pays for a character the first time it prints it.
 
 QR codes are sent as GS ( k when the printer has native QR, else drawn as a raster picture.
-Pictures are padded to the full paper width and sent left-aligned, so they print where the layout put
-them on every printer (some ignore ESC a for rasters).
+Pictures are placed on a paper-wide canvas and sent left-aligned (blank columns on the right dropped), so
+they print where the layout put them on every printer (some ignore ESC a for rasters).
 """
 from __future__ import annotations
 
@@ -131,9 +131,15 @@ def qr_image(data: str, module: int, ecc: str = "M") -> PILImage.Image:
 
 
 def raster_bytes(canvas: PILImage.Image) -> bytes:
-    """GS v 0 commands for a 1-bit canvas (ink = 1), in bands of RASTER_BAND rows."""
+    """GS v 0 commands for a 1-bit canvas (ink = 1), in bands of RASTER_BAND rows.
+
+    Blank columns on the right are dropped (the left edge stays, so the picture keeps its place): fewer
+    bytes down a slow serial line."""
     if canvas.width % 8:
         raise RenderError(f"raster width {canvas.width} is not a multiple of 8")
+    box = canvas.getbbox()
+    if box is not None and box[2] < canvas.width - 8:
+        canvas = canvas.crop((0, 0, (box[2] + 7) // 8 * 8, canvas.height))
     out = bytearray()
     wb = canvas.width // 8
     data = canvas.tobytes()
