@@ -148,8 +148,8 @@ class TicketDesk:
             outcome.refusal_printed = job.ok
             if job.ok:
                 break
-            outcome.failures.append((station.id, job.reason))
-            self._event("refusal_slip", station.id, job.reason, None, "not_printed")
+            outcome.failures.append((station.id, _reason(job)))
+            self._event("refusal_slip", station.id, _reason(job), None, "not_printed")
         return outcome
 
     def _print_ticket(self, ticket: dict, lang: str) -> TicketOutcome:
@@ -166,7 +166,7 @@ class TicketDesk:
             if job.ok:
                 printed_on = station
                 break
-            outcome.failures.append((station.id, job.reason or "printer_error"))
+            outcome.failures.append((station.id, _reason(job)))
         if not self.printers:
             outcome.failures.append((None, "unplugged"))
         first_printer, first_reason = outcome.failures[0] if outcome.failures else (None, None)
@@ -199,7 +199,7 @@ class TicketDesk:
             job = self._print(station, doc)
             if job.ok:
                 return True
-            self._event("notice_slip", station.id, job.reason, ticket, "not_printed")
+            self._event("notice_slip", station.id, _reason(job), ticket, "not_printed")
         return False
 
     # ------------------------------------------------------------------ helpers
@@ -266,6 +266,14 @@ class TicketDesk:
             self.client.publish_event("print", payload)
         except Exception as exc:  # noqa: BLE001
             log.error("kiosk %s: could not publish print_failed event: %s", self.kiosk_id, exc)
+
+
+def _reason(job: PrintJob) -> str:
+    """Why a job did not print; a job still printing when the kiosk stopped waiting timed out (it may yet
+    finish: a late duplicate is acceptable, a citizen left without paper is not)."""
+    if job.reason:
+        return job.reason
+    return "timeout" if job.state == "printing" else "printer_error"
 
 
 def _transfer_seconds(station: PrintStation, job: PrintJob) -> float:

@@ -261,3 +261,13 @@ def test_a_kiosk_without_any_printer_voids_at_once():
     outcome = desk.take_ticket("A", item="CB-01")
     assert outcome.status == "print_failed" and outcome.elapsed < HANG_LIMIT
     assert client.cancelled == [("demo-county:2026-11-23:A001", "print_failed")]
+
+
+def test_a_job_still_printing_when_the_kiosk_stops_waiting_counts_as_timed_out():
+    from hardware.printing.station import PrintJob
+    from kiosk.ticketing import _reason
+
+    job = PrintJob(b"x", "k1", state="printing")
+    assert job.cancel() is False and _reason(job) == "timeout"  # too late to stop it
+    queued = PrintJob(b"x", "k1")
+    assert queued.cancel("timeout") and _reason(queued) == "timeout"

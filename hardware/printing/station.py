@@ -84,6 +84,7 @@ class PrintStation:
         self.poll_interval = poll_interval
         self.retries = retries
         self._conn: Connection | None = None
+        self._io = threading.RLock()  # one conversation with the printer at a time
         self._queue: queue.Queue[PrintJob | None] = queue.Queue()
         self._status: PrinterStatus = UNKNOWN
         self._thread: threading.Thread | None = None
@@ -155,15 +156,16 @@ class PrintStation:
             st = PrinterStatus(None, checked_at=self.clock(), detail="status not supported by this printer")
             self._set_status(st)
             return st
-        try:
-            conn = self._connection()
-        except PrinterFault as exc:
-            st = PrinterStatus(exc.reason, checked_at=self.clock(), detail=exc.detail)
-            self._set_status(st)
-            return st
-        st = query(conn, self.timeout, self.clock)
-        if st.problem == "unplugged":
-            self._close()
+        with self._io:
+            try:
+                conn = self._connection()
+            except PrinterFault as exc:
+                st = PrinterStatus(exc.reason, checked_at=self.clock(), detail=exc.detail)
+                self._set_status(st)
+                return st
+            st = query(conn, self.timeout, self.clock)
+            if st.problem == "unplugged":
+                self._close()
         self._set_status(st)
         return st
 
@@ -197,7 +199,8 @@ class PrintStation:
         job.state = "printing"
         while True:
             job.attempts += 1
-            reason, detail = self._attempt(job)
+            with self._io:
+                reason, detail = self._attempt(job)
             if reason is None:
                 log.info("printer %s: printed %s (job %s, %d bytes)", self.id, job.kind or "job", job.id, len(job.data))
                 job._finish("printed")
