@@ -84,6 +84,12 @@ class QueueClient:
             with self._lock:
                 self._pending.pop(rid, None)
 
+    def publish_event(self, topic_suffix: str, payload: dict) -> None:
+        """Publish an event of this client's (e.g. "print" -> onewindow/{site}/event/print)."""
+        body = {"v": PROTOCOL_VERSION, **payload}
+        self.transport.publish(f"{self.topics.root}/event/{topic_suffix}",
+                               json.dumps(body, ensure_ascii=False, separators=(",", ":")), qos=1)
+
     # Convenience wrappers, named after what the caller does.
     def issue(self, business_type: str, **args: Any) -> dict:
         return self.request("issue", business_type=business_type, **args)

@@ -290,7 +290,7 @@ class QueueServer:
         return {"v": PROTOCOL_VERSION, "version": cat.version, "items": [
             {"code": i.code, "business_type": i.business_type, "name": i.name, "name_en": i.name_en,
              "category": i.category, "time_limit": i.time_limit, "time_limit_en": i.time_limit_en,
-             "fee": i.fee, "fee_en": i.fee_en, "online_url": i.online_url,
+             "fee": i.fee, "fee_en": i.fee_en, "online_url": cat.url_for(i),
              "materials": [{"name": m.name, "name_en": m.name_en, "copies": m.copies, "form": m.form,
                             "issuer": m.issuer, "issuer_en": m.issuer_en} for m in i.materials]}
             for i in cat.items]}

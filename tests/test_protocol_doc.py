@@ -49,3 +49,9 @@ def test_every_error_code_the_server_can_send_is_documented():
     assert len(codes) > 20
     missing = sorted(c for c in codes if not documented(c))
     assert not missing, missing
+
+
+def test_every_print_failure_reason_is_documented():
+    from hardware.printing.connections import REASONS
+    missing = [r for r in REASONS if not documented(r)]
+    assert not missing, missing
