@@ -68,6 +68,7 @@ class QueueClient:
                 attempts: int | None = None, **args: Any) -> dict:
         """Send `command` and return the server's reply (a dict with `ok`, and `error` when refused)."""
         rid = request_id or self.new_request_id()
+        args = {k: v for k, v in args.items() if v is not None}  # an absent option is left out, not null
         payload = json.dumps({"v": PROTOCOL_VERSION, "request_id": rid, "reply_to": self.reply_to, **args},
                              ensure_ascii=False, separators=(",", ":"))
         pending = _Pending()
