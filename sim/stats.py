@@ -36,3 +36,18 @@ def mean_ci95(values: Sequence[float]) -> tuple[float, float]:
     n = len(values)
     factor = next((v for k, v in sorted(t.items()) if n <= k), 1.96)
     return m, factor * statistics.stdev(values) / math.sqrt(n)
+
+
+def ratio_ci95(sums: Sequence[float], counts: Sequence[int]) -> tuple[float, float]:
+    """Per-ticket mean over independent replications (total / count) and its 95% half-width.
+
+    Averaging each day's mean instead would under-weight busy days, which have both more tickets and
+    longer waits (a bias of a few percent); this is the ratio estimator with the delta-method variance."""
+    n = len(sums)
+    total = sum(counts)
+    m = sum(sums) / total
+    if n < 2:
+        return m, math.inf
+    residuals = [s - m * c for s, c in zip(sums, counts)]
+    se = math.sqrt(sum(r * r for r in residuals) / (n * (n - 1))) / (total / n)
+    return m, 1.96 * se

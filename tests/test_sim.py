@@ -49,7 +49,7 @@ def test_a_fifo_hall_with_poisson_arrivals_and_exponential_service_waits_as_erla
         assert all(t.outcome == "done" for t in r.tickets)
     exact = mmc_mean_wait(3, 10.8 / 3600, 600.0)
     assert len(waits) > 6000
-    assert mean(waits) == pytest.approx(exact, rel=0.15)  # bench/ checks 5% with 3,000 days
+    assert mean(waits) == pytest.approx(exact, rel=0.15)  # bench/ checks 5% with 3,600 days
 
 
 def test_the_same_seed_gives_the_same_day_and_another_seed_another():
