@@ -119,6 +119,16 @@ class TicketDesk:
             return outcome
 
     def _take(self, business_type: str, item: str | None, priority_group: str | None, lang: str) -> TicketOutcome:
+        if self.printers and not any(st.status.ok for st in self.printers):
+            # Every printer reported a fault at its last check: look again now, and issue no ticket
+            # that cannot be printed (a voided number is a number a citizen may have seen on screen).
+            fresh = [st.check_status() for st in self.printers]
+            if not any(f.ok for f in fresh):
+                reason = fresh[0].problem
+                self._event("ticket", self.printers[0].id, reason, None, "not_issued",
+                            [(st.id, f.problem) for st, f in zip(self.printers, fresh)])
+                return TicketOutcome("print_failed", reason=reason, detail="no working printer: no ticket issued",
+                                     failures=[(st.id, f.problem) for st, f in zip(self.printers, fresh)])
         args = {k: v for k, v in (("item", item), ("priority_group", priority_group)) if v is not None}
         try:
             reply = self.client.issue(business_type, request_id=self._request_id(), **args)

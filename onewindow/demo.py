@@ -58,7 +58,7 @@ class SimulatedHall:
     """Citizens arriving at kiosks and clerks working windows, as protocol clients."""
 
     def __init__(self, site: SiteConfig, make_transport, speed: float = 20.0, windows: int | None = None,
-                 seed: int | None = None):
+                 seed: int | None = None, printing: bool = False):
         self.site = site
         self.make_transport = make_transport
         self.speed = speed
@@ -71,6 +71,9 @@ class SimulatedHall:
         self.window_numbers = [w.number for w in site.windows][: windows or len(site.windows)]
         self.issued = 0
         self.served = 0
+        self.print_failures = 0
+        self.printing = printing
+        self.printers: list = []  # (fake printer, print station) per kiosk
 
     def _client(self, client_id: str, role: str) -> QueueClient:
         transport = self.make_transport(client_id, role)
@@ -79,7 +82,8 @@ class SimulatedHall:
 
     def start(self) -> None:
         for n in (1, 2):
-            self._spawn(self._kiosk, self._client(f"demo-kiosk-{n}", "kiosk"), n)
+            client = self._client(f"demo-kiosk-{n}", "kiosk")
+            self._spawn(self._kiosk, self._desk(client, n) if self.printing else client, n)
         for number in self.window_numbers:
             self._spawn(self._clerk, self._client(f"demo-clerk-{number}", "clerk"), number)
 
@@ -88,31 +92,69 @@ class SimulatedHall:
         t.start()
         self.threads.append(t)
 
+    def _desk(self, client: QueueClient, n: int):
+        """A kiosk with a thermal printer: the fake printer on a TCP port, as a network printer would be."""
+        from hardware.fakes.printer import FakePrinter
+        from hardware.printing.config import printer_from_url
+        from hardware.printing.station import PrintStation
+        from kiosk.ticketing import TicketDesk
+
+        fake = FakePrinter(paper_mm=80, transport="tcp", name=f"kiosk-{n}").start()
+        station = PrintStation(printer_from_url(fake.url, printer_id=f"kiosk-{n}-printer")).start()
+        self.printers.append((fake, station))
+        return TicketDesk(self.site, client, station, kiosk_id=f"demo-kiosk-{n}")
+
+    def save_rolls(self, folder) -> list:
+        """The end of each kiosk's paper roll as PNG (what the last citizens took home)."""
+        saved = []
+        for n, (fake, _) in enumerate(self.printers, 1):
+            pages = fake.pages()
+            if pages:
+                path = f"{folder}/kiosk-{n}-paper.png"
+                fake.save_png(path, [r for page in pages[-2:] for r in page])
+                saved.append(path)
+        return saved
+
     def stop(self) -> None:
         self.stop_event.set()
         for t in self.threads:
             t.join(5)
         for transport in self.transports:
             transport.stop()
+        for fake, station in self.printers:
+            station.stop()
+            fake.stop()
 
     def _sleep(self, hall_seconds: float) -> bool:
         """Sleep `hall_seconds` of hall time; False when the demo is stopping."""
         return not self.stop_event.wait(hall_seconds / self.speed)
 
-    def _kiosk(self, client: QueueClient, n: int) -> None:
+    def _kiosk(self, client, n: int) -> None:
+        """Citizens arriving at kiosk `n`: `client` is a TicketDesk (prints) or a bare QueueClient."""
         types = self.site.business_types
         weights = [1.0 / t.service_minutes ** 0.5 for t in types]  # quick items are the common ones
         rng = random.Random(self.rng.random())
+        fake = self.printers[n - 1][0] if self.printing else None
+        refill_at = None
         while not self.stop_event.wait(rng.expovariate(self.arrival_rate / 2)):
             bt = rng.choices(types, weights)[0]
-            args = {"kiosk": f"demo-kiosk-{n}"}
             items = self.site.catalogue.items_of(bt.prefix)
-            if items:
-                args["item"] = rng.choice(items).code
-            if rng.random() < 0.1 and self.site.priority.groups:
-                args["priority_group"] = rng.choice(self.site.priority.groups)
+            item = rng.choice(items).code if items else None
+            group = rng.choice(self.site.priority.groups) if rng.random() < 0.1 and self.site.priority.groups else None
+            if fake is not None:
+                if refill_at is None and rng.random() < 0.01:  # the roll runs out now and then
+                    fake.paper_out, refill_at = True, time.monotonic() + 900 / self.speed
+                elif refill_at is not None and time.monotonic() >= refill_at:
+                    fake.paper_out, refill_at = False, None  # staff put in a new roll
+                outcome = client.take_ticket(bt.prefix, item=item, priority_group=group)
+                if outcome.status == "issued":
+                    self.issued += 1
+                elif outcome.status == "print_failed":
+                    self.print_failures += 1
+                    log.info("kiosk %d: %s", n, outcome.message("en"))
+                continue
             try:
-                reply = client.issue(bt.prefix, **args)
+                reply = client.issue(bt.prefix, item=item, priority_group=group, kiosk=f"demo-kiosk-{n}")
             except RequestTimeout as exc:
                 log.warning("kiosk %d: %s", n, exc)
                 continue
@@ -192,6 +234,8 @@ def render(view: HallView, sim: SimulatedHall | None, started: float):
     head = Text(f"service day {site.get('service_day') or '-'}   running {int(time.time() - started)} s")
     if sim is not None:
         head.append(f"   x{sim.speed:g} speed   issued {sim.issued}   served {sim.served}")
+        if sim.printing:
+            head.append(f"   unprinted tickets voided {sim.print_failures}")
     qt = Table(title="Queues", expand=True)
     for col in ("type", "business", "waiting", "next", "est. wait", "windows"):
         qt.add_column(col)

@@ -63,5 +63,13 @@ def test_paper_out_voids_the_ticket_at_the_server_and_tells_the_manager(kiosk):
     while client.request("ticket_status", ticket="A001")["ticket"]["state"] != "cancelled":
         assert time.monotonic() < deadline, "the unprinted ticket was not voided at the server"
         time.sleep(0.05)
-    printer.paper_out = False  # staff refill the paper
+    # While the printer is known to be out of paper, the kiosk asks for no more tickets.
+    again = desk.take_ticket("A")
+    assert again.status == "print_failed" and again.ticket is None
+    deadline = time.monotonic() + 3
+    while len(events) < 2:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    assert events[1]["outcome"] == "not_issued" and events[1]["ticket"] is None
+    printer.paper_out = False  # staff put in a new roll
     assert desk.take_ticket("A").ticket["number"] == "A002"

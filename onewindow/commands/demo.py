@@ -32,6 +32,8 @@ def register(sub) -> None:
                    help="use this broker (mqtt://host:port) instead of starting Mosquitto")
     p.add_argument("--no-view", action="store_true", help="print a summary line every few seconds instead")
     p.add_argument("--seed", type=int, default=None, help="random seed of the simulated people")
+    p.add_argument("--no-printers", action="store_true",
+                   help="kiosks without (fake) thermal printers: tickets are only issued, not printed")
     p.set_defaults(func=run)
 
 
@@ -84,7 +86,8 @@ def run(args: argparse.Namespace) -> int:
         def make_transport(client_id, role):
             return MqttTransport(settings, site.site_id, client_id, role=role).start()
 
-        sim = SimulatedHall(site, make_transport, speed=args.speed, windows=args.windows, seed=args.seed)
+        sim = SimulatedHall(site, make_transport, speed=args.speed, windows=args.windows, seed=args.seed,
+                            printing=not args.no_printers)
         sim.start()
         started = time.time()
         deadline = started + args.duration if args.duration else None
@@ -106,6 +109,8 @@ def run(args: argparse.Namespace) -> int:
         print("stopping the demo: simulated people, server, broker", file=sys.stderr)
         if sim is not None:
             sim.stop()
+            for path in sim.save_rolls(state):
+                print(f"the end of a kiosk's paper roll: {path}", file=sys.stderr)
         if view_transport is not None:
             view_transport.stop()
         if server is not None:
