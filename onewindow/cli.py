@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "onewindow.commands.broker",
     "onewindow.commands.config_check",
     "hardware.printing.cli",
+    "sim.cli",
 ]
 
 
@@ -31,13 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name and name.startswith(exc.name):
-                continue  # a part not built yet
-            raise
-        module.register(sub)
+        importlib.import_module(name).register(sub)
     return parser
 
 

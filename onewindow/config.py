@@ -81,6 +81,9 @@ class PriorityPolicy:
     # A window prefers the business types it lists first: each place down its list counts as this many
     # minutes less waiting when the window chooses whom to call next.
     skill_step_minutes: float = 10.0
+    # A ticket moves forward this many minutes for each person waiting in its line per window trained
+    # for its business type, so a window trained for several lines helps the one falling behind.
+    line_step_minutes: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -328,6 +331,8 @@ def from_dict(raw: dict, source: str = "<memory>", base_dir: Path | None = None)
                                      minimum=1, maximum=1440)),
         skill_step_minutes=float(c.num(pr, "skill_step_minutes", "priority.skill_step_minutes", default=10,
                                        minimum=0, maximum=600)),
+        line_step_minutes=float(c.num(pr, "line_step_minutes", "priority.line_step_minutes", default=60,
+                                      minimum=0, maximum=600)),
     )
 
     cl = c.table(raw, "calls", "calls")

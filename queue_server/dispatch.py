@@ -27,11 +27,10 @@ from queue_server.model import Ticket, WindowState, W_CLOSED, W_PAUSED, W_CALLIN
 # An appointment whose slot has begun ranks as if it had waited this much longer than anyone else
 # could without being overdue: it is served ahead of walk-ins at its slot.
 APPOINTMENT_CREDIT_FACTOR = 2.0
-# Minutes of credit per person waiting in a ticket's line, per window trained for its business type
-# (`priority.line_step_minutes` in the site configuration, when present, overrides it). Measured in
-# sim/: with six business types on windows trained for three each at 85% load, it brings the mean
-# wait from ~24% to ~9% above the fully pooled bound (docs/DISPATCH.md).
-LINE_STEP_MINUTES = 60.0
+# `priority.line_step_minutes` (default 60): minutes of credit per person waiting in a ticket's line,
+# per window trained for its business type. Measured in sim/: with six business types on windows
+# trained for three each at 85% load, it brings the mean wait from ~21% to ~7% above the fully
+# pooled bound (docs/DISPATCH.md).
 # Forecast: a paused window is expected back PAUSE_SECONDS after its pause began; a visit running
 # past its expected length is expected to need RESIDUAL_SHARE of it again (service times have a long
 # tail). Both were measured in sim/ (docs/DISPATCH.md): they cut the estimate error by about 3%.
@@ -45,7 +44,7 @@ class Dispatch:
         self.max_wait = site.priority.max_wait_minutes * 60.0
         self.skill_step = site.priority.skill_step_minutes * 60.0
         self.appointment_credit = APPOINTMENT_CREDIT_FACTOR * self.max_wait
-        self.line_step = float(getattr(site.priority, "line_step_minutes", LINE_STEP_MINUTES)) * 60.0
+        self.line_step = site.priority.line_step_minutes * 60.0
         self.trained: dict[str, int] = {}  # business type -> windows trained for it
         for w in site.windows:
             for prefix in w.serves:

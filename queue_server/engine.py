@@ -483,6 +483,10 @@ class Engine:
             if t.state == HELD:
                 self._join_line(t)
         w.held.clear()
+        for t in list(self.targeted[w.number].values()):  # so do tickets transferred to this window
+            self.targeted[w.number].pop(t.id)
+            t.target_window = None
+            self._join_line(t)
         w.clerk, w.pause_reason, w.last_ticket = None, None, None
         self._free_window(w.number, e["at"], W_CLOSED)
         self._invalidate()

@@ -356,3 +356,13 @@ def test_invalid_configuration_names_the_key_and_the_problem():
     assert "hours.weekdays[0]: '08:00-07:00': must end after it starts" in text
     assert "window[0].serves: 'B': is not a business type prefix" in text
     assert "calls.missed: 'sometimes': must be one of void, requeue" in text
+
+
+def test_a_ticket_transferred_to_a_window_goes_back_in_line_when_that_clerk_signs_out(hall):
+    hall.take("A")
+    hall.open(2)
+    hall.open(12)
+    hall.at(2, "call_next")
+    hall.at(2, "transfer", to_window=12)
+    hall.at(12, "sign_out")
+    assert hall.at(2, "call_next")["ticket"]["number"] == "A001"
