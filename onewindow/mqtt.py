@@ -158,6 +158,14 @@ class MqttTransport:
         if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS and info.rc != MQTTErrorCode.MQTT_ERR_NO_CONN:
             log.warning("publish to %s failed: %s", topic, paho.error_string(info.rc))
 
+    def flush(self) -> None:
+        """Select mode, on the loop's own thread: write what is queued now instead of after the batch
+        (a server sends its replies before it spends time on state updates). Elsewhere a no-op."""
+        c = self._client
+        if self.loop_mode == "select" and self._on_network_thread() and c.socket() is not None:
+            if c.want_write():
+                c.loop_write()
+
     def subscribe(self, topic_filter: str, handler: Handler, qos: int = 1, timeout: float = 5.0) -> None:
         """Call `handler(topic, payload)` for every message matching `topic_filter`.
 

@@ -127,6 +127,7 @@ class Forecast:
         self.start: dict[str, float | None] = {}
         self.ahead: dict[str, int] = {}
         self.line_length: dict[str, int] = {}
+        self.order: dict[str, list[Ticket]] = {}  # per business type, in the order they will be called
         self._replay(list(waiting))
 
     def _static_key(self, t: Ticket) -> tuple:
@@ -186,6 +187,7 @@ class Forecast:
     def _place(self, t: Ticket, start: float | None) -> None:
         self.ahead[t.id] = self.line_length.get(t.business_type, 0)
         self.line_length[t.business_type] = self.ahead[t.id] + 1
+        self.order.setdefault(t.business_type, []).append(t)
         self.start[t.id] = start
 
     def _best_window(self, t: Ticket) -> int | None:

@@ -9,7 +9,6 @@ fields are listed in docs/PROTOCOL.md ("Stored events").
 """
 from __future__ import annotations
 
-import heapq
 from collections import deque
 from typing import Any, Callable
 
@@ -657,13 +656,17 @@ class Engine:
     def queue_view(self, prefix: str, now: float) -> dict:
         bt = self.site.business_type(prefix)
         fc = self.forecast(now)
-        line = list(self.lines[prefix].values()) + [
-            t for tl in self.targeted.values() for t in tl.values() if t.business_type == prefix]
-        head = heapq.nsmallest(5, line, key=lambda t: fc.ahead.get(t.id, 0))
+        waiting = self.waiting_count(prefix)
+        head = []
+        for t in fc.order.get(prefix, ()):  # the forecast's order is the calling order
+            if t.state == WAITING and t.business_type == prefix:
+                head.append(t.number)
+                if len(head) == 5:
+                    break
         wait = fc.peek(prefix, now)
         return {
             "business_type": prefix, "name": bt.name, "name_en": bt.name_en, "open": self.type_open[prefix],
-            "waiting": len(line), "next": [t.number for t in head],
+            "waiting": waiting, "next": head,
             "issued_today": self.issued.get(prefix, 0),
             "quota_left": None if bt.daily_quota is None else max(0, bt.daily_quota - self.issued.get(prefix, 0)),
             "estimated_wait_min": None if wait is None else round(wait / 60.0, 1),

@@ -210,9 +210,14 @@ class QueueServer:
         for call in calls:
             call["at"] = self.engine.calendar.iso(call["at"])
             publish(self.topics.calls, dumps({"v": PROTOCOL_VERSION, **call}), qos=1)
+        flush = getattr(self.transport, "flush", None)
+        if flush is not None and out:
+            flush()  # the replies leave now; state updates can take their time
         if to_store_events:
             self._publish_log(to_store_events)
         self._publish_state(full=resync)
+        if self.store.checkpoint_due():
+            self.store.checkpoint()
 
     def _rebuild_after_failure(self, events, requests) -> Engine:
         """An engine error may have left state half-changed: write what the batch did so far, then rebuild."""

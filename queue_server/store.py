@@ -12,6 +12,7 @@ calls it before any reply of the batch leaves (group commit).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import random
 import sqlite3
@@ -24,6 +25,8 @@ import sqlite_utils
 
 from datetime import datetime
 from zoneinfo import ZoneInfo
+
+log = logging.getLogger("onewindow.store")
 
 SCHEMA_VERSION = 1
 # Event fields kept in their own columns; the rest go to `data` as JSON.
@@ -55,7 +58,8 @@ class StoreError(Exception):
 
 
 class Store:
-    def __init__(self, path: str | Path, site_id: str, timezone: str = "Asia/Shanghai"):
+    def __init__(self, path: str | Path, site_id: str, timezone: str = "Asia/Shanghai",
+                 checkpoint_rows: int = 500):
         self.path = str(path)
         self.site_id = site_id
         self.tz = ZoneInfo(timezone)
@@ -69,6 +73,12 @@ class Store:
         self._create()
         row = self.conn.execute("SELECT max(seq) FROM events WHERE site_id = ?", (site_id,)).fetchone()
         self.next_seq = (row[0] or 0) + 1
+        # Checkpoints (copying the WAL into the database file) are run by the owner at a moment of its
+        # choosing (the server: after its replies have left), not inside a commit a reply waits for.
+        self.checkpoint_rows = checkpoint_rows
+        self._rows_since_checkpoint = 0
+        if checkpoint_rows:
+            self.conn.execute("PRAGMA wal_autocheckpoint=0")
 
     def _create(self) -> None:
         c = self.conn
@@ -145,6 +155,18 @@ class Store:
         except sqlite3.Error as exc:
             raise StoreError(f"could not write to {self.path}: {exc}") from exc
         self.next_seq = seq
+        self._rows_since_checkpoint += len(rows) + len(req_rows)
+
+    def checkpoint_due(self) -> bool:
+        return bool(self.checkpoint_rows) and self._rows_since_checkpoint >= self.checkpoint_rows
+
+    def checkpoint(self) -> None:
+        """Copy the WAL into the database file (PASSIVE: never waits for readers)."""
+        try:
+            self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            self._rows_since_checkpoint = 0
+        except sqlite3.Error as exc:
+            log.warning("checkpoint of %s failed (will retry): %s", self.path, exc)
 
     def latest_day_events(self) -> list[dict]:
         """The events of the latest service day of this site, in order, as the engine emitted them."""
@@ -176,4 +198,8 @@ class Store:
         return dict(cur.fetchall())
 
     def close(self) -> None:
+        try:
+            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error:
+            pass
         self.conn.close()

@@ -153,3 +153,13 @@ def test_stored_events_carry_site_time_and_a_unique_id(server):
     assert all(r[1] == SITE and r[2].endswith("+08:00") for r in rows)
     assert rows[1][0][14] == "7" and rows[0][0] < rows[1][0]  # UUIDv7 layout, time-ordered
     assert rows[1][4] == "e1"
+
+
+def test_the_server_checkpoints_the_log_so_the_wal_stays_small(tmp_path, county, clock):
+    srv = QueueServer(county, Store(tmp_path / "q.db", SITE, county.timezone), RecordingTransport(), clock=clock,
+                      always_open=True)
+    for i in range(1500):
+        srv.process([command("issue", business_type="ABCDE"[i % 5], request_id=f"w{i}")])
+    wal = (tmp_path / "q.db-wal").stat().st_size
+    assert wal < 4 * 1024 * 1024, f"the WAL grew to {wal} bytes: no checkpoints"
+    assert srv.store.conn.execute("SELECT count(*) FROM events WHERE type = 'ticket_issued'").fetchone()[0] == 1500
