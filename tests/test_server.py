@@ -158,8 +158,11 @@ def test_stored_events_carry_site_time_and_a_unique_id(server):
 def test_the_server_checkpoints_the_log_so_the_wal_stays_small(tmp_path, county, clock):
     srv = QueueServer(county, Store(tmp_path / "q.db", SITE, county.timezone), RecordingTransport(), clock=clock,
                       always_open=True)
-    for i in range(1500):
-        srv.process([command("issue", business_type="ABCDE"[i % 5], request_id=f"w{i}")])
-    wal = (tmp_path / "q.db-wal").stat().st_size
-    assert wal < 4 * 1024 * 1024, f"the WAL grew to {wal} bytes: no checkpoints"
-    assert srv.store.conn.execute("SELECT count(*) FROM events WHERE type = 'ticket_issued'").fetchone()[0] == 1500
+    sizes = []
+    for round_ in range(2):
+        for i in range(1000):
+            srv.process([command("issue", business_type="ABCDE"[i % 5], request_id=f"w{round_}-{i}")])
+        sizes.append((tmp_path / "q.db-wal").stat().st_size)
+    # The WAL file is reused after each checkpoint: a second thousand tickets do not make it grow.
+    assert sizes[1] <= sizes[0] * 1.2, f"the WAL keeps growing: {sizes}"
+    assert srv.store.conn.execute("SELECT count(*) FROM events WHERE type = 'ticket_issued'").fetchone()[0] == 2000
