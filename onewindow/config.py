@@ -31,10 +31,12 @@ MISSED_POLICIES = ("void", "requeue")
 class ConfigError(Exception):
     """The configuration is invalid; `errors` lists each problem as (key, value, why)."""
 
+    what = "configuration"
+
     def __init__(self, source: str, errors: list[tuple[str, Any, str]]):
         self.source = source
         self.errors = errors
-        lines = [f"{source}: {len(errors)} problem(s) in the configuration:"]
+        lines = [f"{source}: {len(errors)} problem(s) in the {self.what}:"]
         lines += [f"  - {key}: {value!r}: {why}" for key, value, why in errors]
         super().__init__("\n".join(lines))
 

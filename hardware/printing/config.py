@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from onewindow.config import ConfigError
+
 PRINTER_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
 TEXT_MODES = ("gb18030", "image")
 BAUDRATES = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400)
@@ -39,15 +41,10 @@ URL_OPTIONS = {
 }
 
 
-class PrinterConfigError(Exception):
+class PrinterConfigError(ConfigError):
     """The printer configuration is invalid; `errors` lists each problem as (key, value, why)."""
 
-    def __init__(self, source: str, errors: list[tuple[str, Any, str]]):
-        self.source = source
-        self.errors = errors
-        lines = [f"{source}: {len(errors)} problem(s) in the printer configuration:"]
-        lines += [f"  - {key}: {value!r}: {why}" for key, value, why in errors]
-        super().__init__("\n".join(lines))
+    what = "printer configuration"
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,8 @@ import threading
 import time
 from pathlib import Path
 
-from onewindow import config as cfg
 from onewindow.broker import BrokerError, BrokerSettings
-from onewindow.commands.config_check import add_config_argument, load_config
+from onewindow.commands.config_check import add_config_argument, site_or_report
 
 log = logging.getLogger("onewindow.demo")
 
@@ -43,10 +42,8 @@ def run(args: argparse.Namespace) -> int:
     from onewindow.mqtt import MqttTransport
     from onewindow.process import ServerChild
 
-    try:
-        site = load_config(args)
-    except cfg.ConfigError as exc:
-        print(exc)
+    site = site_or_report(args)
+    if site is None:
         return 1
     state = Path(args.state_dir)
     stop = threading.Event()

@@ -7,9 +7,8 @@ import signal
 import threading
 from pathlib import Path
 
-from onewindow import config as cfg
 from onewindow.broker import add_broker_arguments, settings_from_args
-from onewindow.commands.config_check import add_config_argument, load_config
+from onewindow.commands.config_check import add_config_argument, site_or_report
 
 log = logging.getLogger("onewindow.server")
 
@@ -32,10 +31,8 @@ def run(args: argparse.Namespace) -> int:
     from queue_server.server import QueueServer
     from queue_server.store import Store
 
-    try:
-        site = load_config(args)
-    except cfg.ConfigError as exc:
-        print(exc)
+    site = site_or_report(args)
+    if site is None:
         return 1
     db = Path(args.db or f"var/{site.site_id}.db")
     store = Store(db, site.site_id, site.timezone)
