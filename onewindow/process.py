@@ -10,6 +10,17 @@ import time
 from pathlib import Path
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: ask Linux to SIGTERM it when the parent dies, however it dies.
+    (Linux ties this to the thread that started the child: start servers from a long-lived thread.)"""
+    try:
+        import ctypes
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # not Linux: the parent's own clean-up is all there is
+
+
 class ServerChild:
     """`onewindow server` in its own process; its log lines are kept (and written to `log_path`)."""
 
@@ -26,7 +37,7 @@ class ServerChild:
         self._ready.clear()
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         self.proc = subprocess.Popen(self.args, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
-                                     env=env, start_new_session=True)
+                                     env=env, start_new_session=True, preexec_fn=_die_with_parent)
         threading.Thread(target=self._read, args=(self.proc,), daemon=True).start()
         if not self._ready.wait(timeout):
             self.stop()
