@@ -17,18 +17,12 @@ from typing import Any, Mapping
 from hardware.printing.checkdigit import ticket_code
 from hardware.printing.document import PAPER, QR, Cut, Document, Feed, Rule, Text
 from hardware.printing.textwidth import Glue, Keep, text_width, wrap
+from onewindow.config import PRIORITY_GROUPS, WEEKDAYS
 
 LANGS = ("zh", "en")
 WEEKDAY_NAMES = {
     "zh": ("周一", "周二", "周三", "周四", "周五", "周六", "周日"),
     "en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
-}
-DAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-PRIORITY_NAMES = {
-    "military": ("军人优先", "Service members and veterans"),
-    "elderly": ("老年人优先", "Elderly"),
-    "pregnant": ("孕妇优先", "Pregnant women"),
-    "disabled": ("残疾人优先", "People with disabilities"),
 }
 
 T = {
@@ -163,7 +157,7 @@ def hours_lines(site: Any, lang: str) -> list[str]:
     """Opening hours grouped by runs of days with the same spans, e.g. "周一至周五 08:30-12:00, 13:30-17:30"."""
     names = WEEKDAY_NAMES[lang]
     groups: list[tuple[int, int, str]] = []
-    for d, key in enumerate(DAY_KEYS):
+    for d, key in enumerate(WEEKDAYS):
         spans = site.hours.get(key, ())
         text = ", ".join(str(s) for s in spans)
         if not text:
@@ -204,7 +198,7 @@ def ticket(site: Any, ticket: Mapping[str, Any], lang: str = "zh", paper: int = 
     blocks.append(Text(ticket["number"], 4, 4, True, "center") if len(ticket["number"]) * 4 <= cols
                   else Text(ticket["number"], 2, 2, True, "center"))
     if ticket.get("priority_group"):
-        zh, en = PRIORITY_NAMES.get(ticket["priority_group"], (ticket["priority_group"],) * 2)
+        zh, en = PRIORITY_GROUPS.get(ticket["priority_group"], (ticket["priority_group"],) * 2)
         blocks += _lines(s["priority"].format(name=en if lang == "en" else zh), cols, bold=True, align="center")
     ahead = int(ticket.get("ahead") or 0)
     if ahead > 0:
