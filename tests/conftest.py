@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from onewindow import config
+from tests.support import county_site, village_site
 
 pytest_plugins = ["tests.broker_fixture"]
 
@@ -35,12 +35,12 @@ class Clock:
 
 @pytest.fixture(scope="session")
 def county():
-    return config.load(config.sample_path("county-hall"))
+    return county_site()
 
 
 @pytest.fixture(scope="session")
 def village():
-    return config.load(config.sample_path("village-point"))
+    return village_site()
 
 
 @pytest.fixture

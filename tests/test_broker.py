@@ -16,6 +16,7 @@ from onewindow.broker import BrokerSettings, ManagedBroker, MosquittoNotFound, f
 from onewindow.cli import main
 from onewindow.mqtt import MqttTransport
 from tests.broker_fixture import broker  # noqa: F401
+from tests.support import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,15 +27,6 @@ def alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return Path(f"/proc/{pid}").exists() and "Z" not in Path(f"/proc/{pid}/stat").read_text().split()[2]
-
-
-def wait_until(condition, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return condition()
 
 
 def retained(settings: BrokerSettings, topic: str, timeout: float = 3.0) -> bytes | None:

@@ -1,10 +1,10 @@
 """The service-item catalogue: the shipped samples are complete, and a broken entry is named by item and field."""
 from __future__ import annotations
 
-from functools import lru_cache
 import pytest
 
 from onewindow import config
+from tests.support import county_site as county, village_site as village
 from onewindow.catalogue import load_catalogue_data
 
 # Provincial implementation codes published for items of the national list (from the domain notes' item list).
@@ -13,16 +13,6 @@ PUBLIC_CODES = {
     "HB:2036024001", "HB:2036024002", "HB:2036024003", "HB:2036024004", "HB:2036023001", "HB:2036023002",
     "HB:2036025000", "HB:0536004002", "HB:0536004003", "HB:2036021001", "HB:2036021002",
 }
-
-
-@lru_cache(maxsize=None)
-def county():
-    return config.load(config.sample_path("county-hall"))
-
-
-@lru_cache(maxsize=None)
-def village():
-    return config.load(config.sample_path("village-point"))
 
 
 def test_the_county_catalogue_covers_all_six_business_types():

@@ -102,7 +102,7 @@ def test_replaying_the_log_rebuilds_the_exact_state(county, script):
     for e in events:
         rebuilt.apply(e)
     rebuilt.check_invariants()
-    now = MONDAY_9AM + 10 * 86400 // 10
+    now = MONDAY_9AM + 3600
     assert rebuilt.snapshot(now) == engine.snapshot(now)
     assert {t.id: (t.state, t.window, t.rank, t.calls) for t in rebuilt.tickets.values()} == \
         {t.id: (t.state, t.window, t.rank, t.calls) for t in engine.tickets.values()}

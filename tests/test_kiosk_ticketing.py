@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import time
 from datetime import datetime
-from functools import lru_cache
 
 import pytest
 import zxingcpp
@@ -19,7 +18,7 @@ from hardware.printing.checkdigit import parse_ticket_code
 from hardware.printing.config import printer_from_url
 from hardware.printing.station import PrintStation
 from kiosk.ticketing import TicketDesk
-from onewindow import config
+from tests.support import county_site
 
 FAULTS = {
     "paper out before the job": lambda p: setattr(p, "paper_out", True),
@@ -33,9 +32,7 @@ EXPECTED_REASON = {"paper out before the job": "paper_out", "paper out mid-job":
 HANG_LIMIT = 2.0
 
 
-@lru_cache(maxsize=None)
-def site():
-    return config.load(config.sample_path("county-hall"))
+site = county_site
 
 
 class FakeQueueClient:

@@ -14,6 +14,7 @@ import pytest
 
 from onewindow.mqtt import LocalBroker, MqttTransport, topic_matches
 from tests.broker_fixture import broker  # noqa: F401
+from tests.support import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 SITE = "demo-county"
@@ -214,12 +215,3 @@ def test_a_local_reply_published_from_a_handler_arrives_after_the_handler_return
         kiosk.subscribe(f"onewindow/{SITE}/reply/kiosk", lambda t, p: order.append(p.decode()))
         kiosk.publish(f"onewindow/{SITE}/cmd/issue", b"{}")
     assert order == ["handler done", "A001"]
-
-
-def wait_until(condition, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return condition()

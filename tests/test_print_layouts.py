@@ -3,7 +3,6 @@ printed on the fake printer and read back the way a citizen would read it."""
 from __future__ import annotations
 
 from datetime import datetime
-from functools import lru_cache
 
 import pytest
 import zxingcpp
@@ -15,21 +14,11 @@ from hardware.printing.config import PrinterProfile
 from hardware.printing.render import render
 from hardware.printing.samples import sample_ticket, sample_time
 from hardware.printing.textwidth import text_width
-from onewindow import config
+from tests.support import county_site as county, village_site as village
 
 WIDTHS = (58, 80)
 LANGS = ("zh", "en")
 MODES = ("gb18030", "image")
-
-
-@lru_cache(maxsize=None)
-def county():
-    return config.load(config.sample_path("county-hall"))
-
-
-@lru_cache(maxsize=None)
-def village():
-    return config.load(config.sample_path("village-point"))
 
 
 def longest(site):
