@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from hardware.printing import paper as geometry
 from onewindow.config import ConfigError
 
 PRINTER_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
@@ -58,11 +59,11 @@ class PrinterProfile:
 
     @property
     def dots(self) -> int:
-        return {58: 384, 80: 576}[self.paper_mm]
+        return geometry.dots(self.paper_mm)
 
     @property
     def columns(self) -> int:
-        return {58: 32, 80: 48}[self.paper_mm]
+        return geometry.columns(self.paper_mm)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,8 @@ from datetime import datetime
 from typing import Any, Mapping
 
 from hardware.printing.checkdigit import ticket_code
-from hardware.printing.document import PAPER, QR, Cut, Document, Feed, Rule, Text
+from hardware.printing.document import QR, Cut, Document, Feed, Rule, Text
+from hardware.printing.paper import PAPER
 from hardware.printing.textwidth import Glue, Keep, text_width, wrap
 from onewindow.config import PRIORITY_GROUPS, WEEKDAYS
 
