@@ -29,7 +29,8 @@ from pathlib import Path
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
-from onewindow.broker import BrokerSettings, ManagedBroker
+from broker.mosquitto import ManagedBroker
+from onewindow.broker import BrokerSettings
 from onewindow.mqtt import MqttTransport
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 
 from onewindow.broker import add_broker_arguments, settings_from_args
-from onewindow.commands.config_check import add_config_argument, site_or_report
+from onewindow.config import add_config_argument, site_or_report
 
 log = logging.getLogger("onewindow.server")
 
