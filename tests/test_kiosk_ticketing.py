@@ -18,16 +18,15 @@ from hardware.printing.checkdigit import parse_ticket_code
 from hardware.printing.config import printer_from_url
 from hardware.printing.station import PrintStation
 from kiosk.ticketing import TicketDesk
-from tests.support import county_site
+from tests.support import county_site, wait_until
 
 FAULTS = {
     "paper out before the job": lambda p: setattr(p, "paper_out", True),
-    "paper out mid-job": lambda p: setattr(p, "paper_runs_out_after", 120),
     "cover open": lambda p: setattr(p, "cover_open", True),
     "printer silent": lambda p: setattr(p, "silent", True),
     "device unplugged": lambda p: p.unplug(),
 }
-EXPECTED_REASON = {"paper out before the job": "paper_out", "paper out mid-job": "paper_out",
+EXPECTED_REASON = {"paper out before the job": "paper_out",
                    "cover open": "cover_open", "printer silent": "no_answer", "device unplugged": "unplugged"}
 HANG_LIMIT = 2.0
 
@@ -77,14 +76,17 @@ class FakeQueueClient:
 class Hall:
     """A kiosk with a primary and (optionally) a fallback printer, each a fake on a pty."""
 
-    def __init__(self, fallback: bool, primary_paper: int = 80, fallback_paper: int = 58, **client_args):
-        self.primary = FakePrinter(primary_paper, transport="pty", name="primary").start()
-        self.spare = FakePrinter(fallback_paper, transport="pty", name="spare").start() if fallback else None
-        self.stations = [PrintStation(printer_from_url(self.primary.url, primary_paper, printer_id="k1-main"),
-                                      poll_interval=60).start()]
+    def __init__(self, fallback: bool, primary_paper: int = 80, fallback_paper: int = 58, transport: str = "pty",
+                 speed_mm_s: float | None = None, config_speed: float | None = None, **client_args):
+        fake = dict(transport=transport, speed_mm_s=speed_mm_s)
+        self.primary = FakePrinter(primary_paper, name="primary", **fake).start()
+        self.spare = FakePrinter(fallback_paper, name="spare", **fake).start() if fallback else None
+        speed = {"speed_mm_s": config_speed} if config_speed else {}
+        self.stations = [PrintStation(printer_from_url(self.primary.url, primary_paper, printer_id="k1-main",
+                                                       **speed), poll_interval=60).start()]
         if self.spare:
-            self.stations.append(PrintStation(printer_from_url(self.spare.url, fallback_paper,
-                                                               printer_id="k1-spare"), poll_interval=60).start())
+            self.stations.append(PrintStation(printer_from_url(self.spare.url, fallback_paper, printer_id="k1-spare",
+                                                               **speed), poll_interval=60).start())
         self.client = FakeQueueClient(**client_args)
         self.desk = TicketDesk(site(), self.client, self.stations[0], self.stations[1] if fallback else None,
                                kiosk_id="kiosk-1", now=lambda: datetime(2026, 11, 23, 9, 1, 2, tzinfo=site().tz))
@@ -99,6 +101,7 @@ class Hall:
         return outcome
 
     def close(self):
+        self.desk.close()
         for st in self.stations:
             st.stop()
         for p in (self.primary, self.spare):
@@ -116,6 +119,14 @@ def hall():
 @pytest.fixture
 def hall_with_spare():
     h = Hall(fallback=True)
+    yield h
+    h.close()
+
+
+@pytest.fixture
+def network_hall(request):
+    """Network printers (status answers queue behind print data) printing at 200 mm/s, with a spare."""
+    h = Hall(fallback=True, transport="tcp", speed_mm_s=200, config_speed=getattr(request, "param", None))
     yield h
     h.close()
 
@@ -230,8 +241,8 @@ def test_a_cancel_that_cannot_reach_the_server_is_retried_before_the_next_ticket
     hall.primary.paper_out = False
     outcome = hall.take()
     assert outcome.issued and outcome.ticket["number"] == "D002"
+    assert wait_until(lambda: hall.desk.pending_cancels == [], 3)
     assert hall.client.cancelled == [("demo-county:2026-11-23:D001", "print_failed")]
-    assert hall.desk.pending_cancels == []
 
 
 def test_a_slip_that_fails_after_the_ticket_printed_keeps_the_ticket(hall):
@@ -260,11 +271,42 @@ def test_a_kiosk_without_any_printer_voids_at_once():
     assert client.cancelled == [("demo-county:2026-11-23:A001", "print_failed")]
 
 
-def test_a_job_still_printing_when_the_kiosk_stops_waiting_counts_as_timed_out():
+def test_a_job_still_printing_when_the_kiosk_stops_waiting_counts_as_timed_out_and_maybe_printed():
     from hardware.printing.station import PrintJob
     from kiosk.ticketing import _reason
 
     job = PrintJob(b"x", "k1", state="printing")
-    assert job.cancel() is False and _reason(job) == "timeout"  # too late to stop it
+    assert job.cancel() is False and _reason(job) == "timeout" and not job.unprinted  # too late to stop it
     queued = PrintJob(b"x", "k1")
-    assert queued.cancel("timeout") and _reason(queued) == "timeout"
+    assert queued.cancel("timeout") and _reason(queued) == "timeout" and queued.unprinted
+
+
+def test_paper_running_out_mid_ticket_is_uncertain_and_not_printed_again_on_the_spare(hall_with_spare):
+    h = hall_with_spare
+    h.primary.paper_runs_out_after = 120
+    outcome = h.take()
+    assert outcome.status == "uncertain" and outcome.reason == "paper_out" and outcome.printer == "k1-main"
+    assert h.spare.lines() == [] and h.client.cancelled == [] and outcome.slip_printed is None
+    assert "D001" in outcome.message("zh")
+
+
+def test_a_slow_network_printer_issues_one_ticket_not_a_void_and_a_second_copy(network_hall):
+    h = network_hall
+    outcome = h.take(item=None)
+    assert outcome.issued and outcome.printer == "k1-main"
+    assert tickets_on(h.primary) == ["demo-county:2026-11-23:D001"] and h.spare.lines() == []
+    assert h.client.cancelled == [] and h.client.events == []
+
+
+@pytest.mark.parametrize("network_hall", [200], indirect=True)  # the configured speed sets the deadline
+def test_a_printer_silent_just_after_the_ticket_is_reported_uncertain_and_never_printed_twice(network_hall):
+    h = network_hall
+    h.primary.after_cut(1, silent=True)
+    outcome = h.take()
+    assert outcome.status == "uncertain" and not outcome.issued and not outcome.voided
+    assert outcome.ticket["number"] == "D001" and outcome.reason == "no_answer"
+    assert "D001" in outcome.message("zh") and "D001" in outcome.message("en")
+    assert tickets_on(h.primary) == ["demo-county:2026-11-23:D001"]
+    assert h.spare.lines() == [] and h.client.cancelled == []  # no second copy, no void of a printed ticket
+    [(_, event)] = h.client.events
+    assert (event["outcome"], event["printer"], event["number"]) == ("uncertain", "k1-main", "D001")

@@ -11,6 +11,8 @@
     cutter = true             # has an auto-cutter; false: paper is fed out to tear off
     status = true             # answers DLE EOT status queries; default false for file://
     timeout_ms = 300          # how long to wait for one status answer
+    speed_mm_s = 50           # the slowest the printer prints: a job's deadlines grow with its paper length
+    confirm = true            # after a job, GS r 1 (answered once the job went through) confirms it printed
     fallback = "kiosk-1-spare"  # another printer's id to use when this one fails
 
 `parse_printers(tables)` returns a tuple of frozen `PrinterConfig` or raises `PrinterConfigError` listing
@@ -33,7 +35,7 @@ PRINTER_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
 TEXT_MODES = ("gb18030", "image")
 BAUDRATES = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400)
 KNOWN_KEYS = {"id", "url", "paper", "chinese_font", "text_mode", "native_qr", "cutter", "status",
-              "timeout_ms", "fallback", "name"}
+              "timeout_ms", "fallback", "name", "speed_mm_s", "confirm"}
 URL_OPTIONS = {
     "serial": {"baudrate", "bytesize", "parity", "stopbits", "rtscts", "xonxoff", "dsrdtr", "write_timeout_ms"},
     "tcp": {"connect_timeout_ms", "write_timeout_ms"},
@@ -89,6 +91,8 @@ class PrinterConfig:
     timeout_ms: int = 300
     fallback: str | None = None
     name: str = ""
+    speed_mm_s: float = 50.0
+    confirm: bool = True
 
 
 def _bool_opt(value: str) -> bool | None:
@@ -226,6 +230,13 @@ def parse_printers(tables: Any, source: str = "printer") -> tuple[PrinterConfig,
             errors.append((f"{where}.text_mode", text_mode,
                            "needs a printer with a Chinese font (chinese_font = true); use image"))
         status = flag("status", endpoint is None or endpoint.scheme != "file")
+        if status and endpoint is not None and endpoint.scheme == "file":
+            errors.append((f"{where}.status", status, "a device file (file://) cannot answer status queries: "
+                                                      "leave status out or set it false"))
+        speed = t.get("speed_mm_s", 50)
+        if isinstance(speed, bool) or not isinstance(speed, (int, float)) or not 10 <= speed <= 500:
+            errors.append((f"{where}.speed_mm_s", speed, "must be 10 to 500 (mm of paper a second)"))
+            speed = 50
         timeout_ms = t.get("timeout_ms", 300)
         if isinstance(timeout_ms, bool) or not isinstance(timeout_ms, int) or not 20 <= timeout_ms <= 2000:
             errors.append((f"{where}.timeout_ms", timeout_ms,
@@ -243,7 +254,8 @@ def parse_printers(tables: Any, source: str = "printer") -> tuple[PrinterConfig,
             id=pid, url=str(t.get("url")), endpoint=endpoint or Endpoint("file", "/dev/null"),
             profile=PrinterProfile(paper_mm=paper, text_mode=text_mode, native_qr=flag("native_qr", True),
                                    cutter=flag("cutter", True)),
-            status=status, timeout_ms=timeout_ms, fallback=fallback, name=name))
+            status=status, timeout_ms=timeout_ms, fallback=fallback, name=name, speed_mm_s=float(speed),
+            confirm=flag("confirm", True)))
     for i, p in enumerate(out):
         if p.fallback is not None:
             if p.fallback == p.id:
