@@ -310,3 +310,75 @@ def test_a_printer_silent_just_after_the_ticket_is_reported_uncertain_and_never_
     assert h.spare.lines() == [] and h.client.cancelled == []  # no second copy, no void of a printed ticket
     [(_, event)] = h.client.events
     assert (event["outcome"], event["printer"], event["number"]) == ("uncertain", "k1-main", "D001")
+
+
+# ---------------------------------------------------------------- the cancel outbox
+
+class FlakyCancels:
+    """The server's cancel as a kiosk sees it: unreachable `down` times, then acknowledging."""
+
+    def __init__(self, down: int = 0, lose_replies: int = 0):
+        self.down, self.lose_replies = down, lose_replies
+        self.calls: list[tuple[str, str]] = []
+        self.done: set[str] = set()
+
+    def __call__(self, ticket_id, reason, request_id=None):
+        self.calls.append((ticket_id, request_id))
+        if self.down > 0:
+            self.down -= 1
+            raise TimeoutError("no reply to cancel")
+        if ticket_id in self.done:
+            return {"ok": False, "error": {"code": "wrong_state", "message": "already cancelled"}}
+        self.done.add(ticket_id)
+        if self.lose_replies > 0:  # the server did it, but the reply was lost on the way back
+            self.lose_replies -= 1
+            raise TimeoutError("reply lost")
+        return {"ok": True}
+
+
+def test_a_voided_ticket_is_cancelled_for_sure_even_after_a_kiosk_restart(tmp_path):
+    from kiosk.ticketing_outbox import CancelOutbox
+
+    path = tmp_path / "var" / "kiosk-1-cancels.jsonl"
+    down = FlakyCancels(down=10 ** 6)  # the server cannot be reached before the restart
+    before = CancelOutbox(path, down, delays=(0.01,))
+    before.add("demo-county:2026-11-23:D001", "print_failed")
+    assert not before.flush(0.1) and before.pending == ["demo-county:2026-11-23:D001"]
+    before.close()  # the kiosk is switched off
+    server = FlakyCancels(down=2, lose_replies=1)
+    after = CancelOutbox(path, server, delays=(0.01,))
+    try:
+        assert after.flush(3) and after.pending == []
+        first_request = down.calls[0][1]
+        assert {rid for _, rid in server.calls} == {first_request}  # one request id across retries and restarts
+        assert server.done == {"demo-county:2026-11-23:D001"} and len(server.calls) == 4
+    finally:
+        after.close()
+    again = CancelOutbox(path, server)
+    assert again.pending == [] and path.read_text() == ""  # compacted: nothing owed any more
+    again.close()
+
+
+def test_a_damaged_outbox_line_is_skipped_not_fatal(tmp_path):
+    from kiosk.ticketing_outbox import CancelOutbox
+
+    path = tmp_path / "cancels.jsonl"
+    path.write_text('{"op": "cancel", "ticket": "T1", "reason": "print_failed", "request_id": "r1"}\n{"op": "can\n')
+    box = CancelOutbox(path, FlakyCancels(down=10 ** 6), delays=(5,))
+    try:
+        assert box.pending == ["T1"]
+    finally:
+        box.close()
+
+
+def test_the_kiosk_owes_the_cancel_on_disk_before_it_answers(tmp_path):
+    client = FakeQueueClient()
+    client.cancel_fails = True
+    desk = TicketDesk(site(), client, None, kiosk_id="kiosk-9", cancel_wait=0.05,
+                      outbox_path=str(tmp_path / "cancels.jsonl"))
+    try:
+        assert desk.take_ticket("A").status == "print_failed"
+        assert "demo-county:2026-11-23:A001" in (tmp_path / "cancels.jsonl").read_text()
+        assert desk.pending_cancels == ["demo-county:2026-11-23:A001"]
+    finally:
+        desk.close()
