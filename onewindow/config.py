@@ -114,6 +114,7 @@ class SiteConfig:
     address: str = ""
     phone_enquiry: str = ""
     phone_complaint: str = ""
+    public_url: str = ""  # the hall's public web address (its ticket pages are {public_url}/t/{ticket id})
     source: str = "<memory>"
     _types_by_prefix: dict[str, BusinessType] = field(default_factory=dict, repr=False, compare=False)
     _windows_by_number: dict[int, Window] = field(default_factory=dict, repr=False, compare=False)
@@ -244,6 +245,10 @@ def from_dict(raw: dict, source: str = "<memory>", base_dir: Path | None = None)
     level = c.str_(site, "level", "site.level", default="county",
                    choices=("city", "county", "township", "village", "hospital", "pharmacy", "bank"))
     day_reset = c.clock(site.get("day_reset", "03:00"), "site.day_reset") or time(3, 0)
+    public_url = site.get("public_url", "")
+    if not isinstance(public_url, str) or (public_url and not re.match(r"^https?://[^\s/?#]+(/[^\s?#]*)?$", public_url)):
+        c.fail("site.public_url", public_url, "must be the hall's public http(s) address, like https://hall.example.cn")
+        public_url = ""
 
     hours_raw = c.table(raw, "hours", "hours", required=True)
     hours: dict[str, tuple[Span, ...]] = {}
@@ -381,6 +386,7 @@ def from_dict(raw: dict, source: str = "<memory>", base_dir: Path | None = None)
         ratings_enabled=ratings_enabled, catalogue=catalogue,
         address=site.get("address", "") if isinstance(site.get("address", ""), str) else "",
         phone_enquiry=str(site.get("phone_enquiry", "")), phone_complaint=str(site.get("phone_complaint", "")),
+        public_url=public_url.rstrip("/"),
         source=source,
     )
 

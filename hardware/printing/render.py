@@ -15,6 +15,7 @@ they print where the layout put them on every printer (some ignore ESC a for ras
 from __future__ import annotations
 
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -33,6 +34,9 @@ FONT_PATHS = (
     "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
     "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
 )
+# Control characters reaching the renderer are dropped: on paper they would be commands (LF feeds, ESC
+# starts a command, GS V cuts). The catalogue refuses them; this is the last line of defence.
+CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 RASTER_BAND = 256  # rows per GS v 0 command (printers have small input buffers)
 
 
@@ -190,6 +194,8 @@ def render(doc: Document, profile: PrinterProfile) -> bytes:
             pending.clear()
 
     for block in doc.blocks:
+        if isinstance(block, Text) and CONTROLS.search(block.text):
+            block = Text(CONTROLS.sub("", block.text), block.width, block.height, block.bold, block.align)
         if isinstance(block, Text):
             ascii_only = block.text.isascii()
             if profile.text_mode == "image" and not ascii_only:
