@@ -20,7 +20,8 @@ slip. The ticket's fate comes from what the printer really did (see `hardware.pr
 When the server refuses (outside hours, quota reached, business type closed), a refusal slip says why and
 when tickets are issued again. Events carry the kiosk, printer, reason and ticket — no personal data.
 
-API changes in #17 (compatible): status "uncertain"; `TicketOutcome.uncertain`; `outbox_path` and
+API changes in #17 (compatible): status "uncertain"; `TicketOutcome.uncertain`; `take_ticket(...,
+on_ticket=callback)` (called when the ticket is printed, before the notice slip); `outbox_path` and
 `outbox` arguments; `close()`; `printer_states()`; `pending_cancels` now reads the outbox; the wait for a
 job is derived from its size and the printer's speed (`PrintStation.job_seconds`), `cancel_wait` is how
 long take_ticket waits for the first cancel attempt before leaving it to the outbox.
@@ -127,12 +128,17 @@ class TicketDesk:
         self.now = now or (lambda: datetime.now(site.tz))
         self.cancel_wait = cancel_wait
         self._lock = threading.Lock()
+        self._on_ticket: Callable[[TicketOutcome], None] | None = None
         self.outbox = outbox or CancelOutbox(outbox_path, client.cancel, request_prefix=kiosk_id)
 
     # ------------------------------------------------------------------ the flow
     def take_ticket(self, business_type: str, item: str | None = None, priority_group: str | None = None,
-                    lang: str = "zh") -> TicketOutcome:
+                    lang: str = "zh", on_ticket: Callable[[TicketOutcome], None] | None = None) -> TicketOutcome:
+        """Issue and print a ticket (and the item's notice slip). `on_ticket(outcome)` is called as soon as
+        the printed ticket is in the citizen's hand, before the notice slip prints, so a screen can show the
+        number at once; the returned outcome adds `slip_printed`."""
         with self._lock:
+            self._on_ticket = on_ticket
             started = time.monotonic()
             if self.outbox.pending:
                 self.outbox.kick()
@@ -219,6 +225,11 @@ class TicketDesk:
         if outcome.failures:
             self._event("ticket", first_printer, first_reason, ticket, "reprinted", outcome.failures)
         item = self.site.catalogue.item(ticket.get("item") or "") if ticket.get("item") else None
+        if self._on_ticket is not None:
+            try:
+                self._on_ticket(outcome)
+            except Exception:  # noqa: BLE001 - a screen's callback must not stop the slip
+                log.exception("kiosk %s: on_ticket callback failed", self.kiosk_id)
         if item is not None and self.print_slips:
             failed = {p for p, _ in outcome.failures}
             outcome.slip_printed = self._print_slip(item, printed_on, lang, ticket, failed)

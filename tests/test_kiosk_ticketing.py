@@ -382,3 +382,14 @@ def test_the_kiosk_owes_the_cancel_on_disk_before_it_answers(tmp_path):
         assert desk.pending_cancels == ["demo-county:2026-11-23:A001"]
     finally:
         desk.close()
+
+
+def test_the_screen_hears_of_the_printed_ticket_before_the_slip_prints(hall):
+    seen = []
+
+    def on_ticket(outcome):
+        seen.append((outcome.status, outcome.ticket["number"], outcome.slip_printed, hall.primary.cuts()))
+
+    outcome = hall.desk.take_ticket("D", item="HB:2036023002", on_ticket=on_ticket)
+    assert seen == [("issued", "D001", None, 1)]  # the ticket is cut, the slip not yet sent
+    assert outcome.slip_printed is True
