@@ -94,3 +94,12 @@ def test_the_station_does_not_wait_forever_for_a_stalled_printer(network_printer
         assert job.state == "uncertain" and time.monotonic() - started < st.job_seconds(job) + 1
     finally:
         st.stop()
+
+
+def test_a_job_is_either_cancelled_or_started_never_both():
+    from hardware.printing.station import PrintJob
+
+    first = PrintJob(b"x", "k1")
+    assert first.cancel() and not first.start() and first.state == "cancelled"
+    second = PrintJob(b"x", "k1")
+    assert second.start() and not second.cancel() and second.state == "printing"

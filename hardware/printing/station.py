@@ -62,6 +62,7 @@ class PrintJob:
     detail: str = ""
     attempts: int = 0
     _done: threading.Event = field(default_factory=threading.Event, repr=False)
+    _claim: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -81,9 +82,18 @@ class PrintJob:
 
     def cancel(self, reason: str = "cancelled") -> bool:
         """Cancel the job if it has not started printing; True if it will not print."""
-        if self.state == "queued":
-            self._finish("cancelled", reason)
-        return self.state in ("cancelled", "failed")
+        with self._claim:  # the worker starts a job under the same lock: never both
+            if self.state == "queued":
+                self._finish("cancelled", reason)
+            return self.state in ("cancelled", "failed")
+
+    def start(self) -> bool:
+        """The worker takes the job; False if it was cancelled first."""
+        with self._claim:
+            if self.state != "queued":
+                return False
+            self.state = "printing"
+            return True
 
     def _finish(self, state: str, reason: str | None = None, detail: str = "") -> None:
         self.state, self.reason, self.detail = state, reason, detail
@@ -213,9 +223,8 @@ class PrintStation:
                 log.exception("printer %s: status poll failed", self.id)
 
     def _print(self, job: PrintJob) -> None:
-        if job.state != "queued":
+        if not job.start():
             return  # cancelled while waiting
-        job.state = "printing"
         while True:
             job.attempts += 1
             with self._io:
