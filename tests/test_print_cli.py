@@ -27,7 +27,7 @@ def test_print_sample_prints_on_a_real_port(capsys):
         fake.wait_idle()
         assert code == 0 and fake.cuts() == 3
     out = capsys.readouterr().out
-    assert "ready" in out and "printed the ticket" in out and "printed the notice slip" in out
+    assert ": ok" in out and "printed the ticket" in out and "printed the notice slip" in out
 
 
 def test_print_sample_explains_a_dead_printer_and_fails(capsys):
