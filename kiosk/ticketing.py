@@ -247,7 +247,8 @@ class TicketDesk:
         return outcome
 
     def _print_slip(self, item: Any, first: PrintStation, lang: str, ticket: dict, failed: set) -> bool:
-        """The notice slip, on the printer that printed the ticket, else on another one still working."""
+        """The notice slip, on the printer that printed the ticket, else (if it surely did not print there) on
+        another one still working."""
         now = self.now()
         for station in [first] + [p for p in self.printers if p is not first and p.id not in failed]:
             try:
@@ -259,6 +260,8 @@ class TicketDesk:
             if job.ok:
                 return True
             self._event("notice_slip", station.id, _reason(job), ticket, "not_printed")
+            if not job.unprinted:
+                return False  # it may have come out: one slip, not two
         return False
 
     # ------------------------------------------------------------------ helpers

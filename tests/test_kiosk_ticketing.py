@@ -393,3 +393,11 @@ def test_the_screen_hears_of_the_printed_ticket_before_the_slip_prints(hall):
     outcome = hall.desk.take_ticket("D", item="HB:2036023002", on_ticket=on_ticket)
     assert seen == [("issued", "D001", None, 1)]  # the ticket is cut, the slip not yet sent
     assert outcome.slip_printed is True
+
+
+def test_a_slip_cut_short_by_the_paper_is_not_printed_again_on_the_spare(hall_with_spare):
+    h = hall_with_spare
+    h.primary.paper_runs_out_after = 700  # the ticket prints whole, the slip runs out half way
+    outcome = h.take()
+    assert outcome.issued and outcome.printer == "k1-main" and outcome.slip_printed is False
+    assert h.spare.lines() == [] and h.client.cancelled == []
