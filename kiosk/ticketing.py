@@ -191,6 +191,8 @@ class TicketDesk:
                 break
             outcome.failures.append((station.id, _reason(job)))
             self._event("refusal_slip", station.id, _reason(job), None, "not_printed")
+            if not job.unprinted:
+                break  # it may have come out: one slip, not two
         return outcome
 
     def _print_ticket(self, ticket: dict, lang: str) -> TicketOutcome:
