@@ -103,3 +103,18 @@ def test_a_job_is_either_cancelled_or_started_never_both():
     assert first.cancel() and not first.start() and first.state == "cancelled"
     second = PrintJob(b"x", "k1")
     assert second.start() and not second.cancel() and second.state == "printing"
+
+
+@pytest.mark.parametrize("transport", ["pty", "tcp"])
+def test_a_printer_without_gs_r_is_confirmed_by_its_status_answer_instead(transport):
+    fp = FakePrinter(80, transport=transport, speed_mm_s=400, status_behind_data=True)
+    fp.answers_sync = False  # ignores GS r 1, as some printers do
+    fp.start()
+    st = station_for(fp, speed_mm_s=400)
+    try:
+        jobs = [st.submit(TICKET) for _ in range(2)]
+        assert all(job.wait(st.job_seconds(job) * 2 + 1) for job in jobs)
+        assert st.sync is False and fp.cuts() == 2
+    finally:
+        st.stop()
+        fp.stop()

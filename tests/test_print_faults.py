@@ -73,7 +73,7 @@ def test_a_healthy_printer_prints_and_reports_ready(fake, station):
     fake.wait_idle()
     assert fake.lines() == ["hello", "world"]
     assert station.status.ok and station.status.paper == "ok"
-    assert fake.status_queries == [1, 2, 4, -1, 1, 2, 4]  # before; after: GS r 1 (done?), then DLE EOT
+    assert fake.status_queries == [1, 2, 4, -1, -1, 1, 2, 4]  # before (+ does it answer GS r 1?); after: GS r 1, DLE EOT
 
 
 def test_paper_out_before_the_job_prints_nothing(fake, station):

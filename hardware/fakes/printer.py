@@ -35,6 +35,7 @@ Fault switches (attributes; set them any time, also while a job is arriving):
                      and a pty device path disappears
     chinese_font     False: FS & is ignored and GB18030 bytes print as code-page junk, like a printer
                      without a Chinese font
+    answers_sync     False: GS r 1 is ignored, like printers that do not implement it
 
 Use it without a port too: `FakePrinter().feed(data)` parses bytes directly (fast unit tests).
 
@@ -79,6 +80,7 @@ class FakePrinter(Mechanism):
         self.paper_out = self.paper_low = self.cover_open = self.silent = self.garbage = self.stalled = False
         self.paper_runs_out_after: int | None = None
         self.answer_delay = 0.0
+        self.answers_sync = True
         self._schedule: list[list] = []  # [cuts to go, switches]
         # what happened
         self.received = bytearray()
@@ -312,7 +314,7 @@ class FakePrinter(Mechanism):
     def _answer(self, tok: escpos.Token) -> None:
         n = tok.data[2]
         self.status_queries.append(n if tok.name == "status" else -n)  # GS r n is recorded as -n
-        if self.silent:
+        if self.silent or (tok.name == "sync_status" and not self.answers_sync):
             return
         if self.garbage:
             reply = bytes([random.choice([0xFF, 0x00, 0x81, 0xA5, 0x7E])]) + b"\xff"

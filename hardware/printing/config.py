@@ -12,7 +12,8 @@
     status = true             # answers DLE EOT status queries; default false for file://
     timeout_ms = 300          # how long to wait for one status answer
     speed_mm_s = 50           # the slowest the printer prints: a job's deadlines grow with its paper length
-    confirm = true            # after a job, GS r 1 (answered once the job went through) confirms it printed
+    confirm = true            # after a job, GS r 1 (answered once the job went through) confirms it printed;
+                              # a printer that does not answer it is confirmed by DLE EOT instead
     fallback = "kiosk-1-spare"  # another printer's id to use when this one fails
 
 `parse_printers(tables)` returns a tuple of frozen `PrinterConfig` or raises `PrinterConfigError` listing

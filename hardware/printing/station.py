@@ -37,7 +37,7 @@ from typing import Callable
 from hardware.printing.config import PrinterConfig
 from hardware.printing.connections import Connection, PrinterFault, open_connection
 from hardware.printing.document import Document
-from hardware.printing.escpos import paper_dots
+from hardware.printing.escpos import SYNC_STATUS, paper_dots
 from hardware.printing.paper import DOTS_PER_MM
 from hardware.printing.render import RenderError, render
 from hardware.printing.status import UNKNOWN, PrinterStatus, confirm, query
@@ -119,6 +119,7 @@ class PrintStation:
         self._stopping = threading.Event()
         self.history: deque[PrintJob] = deque(maxlen=history)
         self._status_listeners: list[Callable[[str, PrinterStatus], None]] = []
+        self.sync: bool | None = None if config.confirm else False  # answers GS r 1? (None: not known yet)
 
     # -------------------------------------------------------------- public
     @property
@@ -252,6 +253,8 @@ class PrintStation:
             before = self._checked(query(conn, self.timeout, self.clock))
             if not before.ok:
                 return "failed", before.problem, f"before printing: {before.detail}".rstrip(": ")
+            if self.sync is None:
+                self.sync = self._probe_sync(conn)
         try:
             conn.write(job.data, self.write_seconds(job.data))
         except PrinterFault as exc:
@@ -260,12 +263,25 @@ class PrintStation:
             return ("uncertain" if exc.sent else "failed"), exc.reason, exc.detail
         if not self.config.status:
             return "printed", None, ""  # it took every byte; it cannot be asked more
-        after = self._checked(confirm(conn, self.drain_seconds(job.data), self.timeout, self.config.confirm,
+        after = self._checked(confirm(conn, self.drain_seconds(job.data), self.timeout, bool(self.sync),
                                       self.clock))
         if not after.ok:
             # The job's bytes went out but the printer did not confirm them: it may have printed.
             return "uncertain", after.problem, f"after printing: {after.detail}".rstrip(": ")
         return "printed", None, ""
+
+    def _probe_sync(self, conn: Connection) -> bool:
+        """Does the printer answer GS r 1? Asked once, while it is idle (it has just answered DLE EOT)."""
+        try:
+            conn.write(SYNC_STATUS, self.timeout)
+            answer = conn.read(1, self.timeout)
+        except PrinterFault:
+            return False
+        if answer and not answer[0] & 0x90:
+            return True
+        log.warning("printer %s does not answer GS r 1: a job counts as printed when DLE EOT answers after it",
+                    self.id)
+        return False
 
     def _checked(self, st: PrinterStatus) -> PrinterStatus:
         self._set_status(st)
