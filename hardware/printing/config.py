@@ -107,17 +107,8 @@ def _int_opt(value: str) -> int | None:
         return None
 
 
-def parse_url(url: Any, key: str = "url") -> tuple[Endpoint | None, list[tuple[str, Any, str]]]:
-    """Parse a printer connection URL; return the endpoint (or None) and its problems."""
-    errors: list[tuple[str, Any, str]] = []
-    if not isinstance(url, str) or "://" not in url:
-        return None, [(key, url, "must be a URL like serial:///dev/ttyUSB0?baudrate=19200, "
-                                 "tcp://10.0.0.5:9100, usb://0x0416:0x5011 or file:///dev/usb/lp0")]
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    if scheme not in URL_OPTIONS:
-        return None, [(key, url, f"unknown scheme {scheme!r}: use serial, tcp, usb or file")]
-    raw_opts = dict(parse_qsl(parts.query, keep_blank_values=True))
+def _parse_options(scheme: str, raw_opts: dict, key: str, errors: list) -> dict[str, Any]:
+    """The typed `?name=value` options of a printer URL; problems go to `errors`."""
     opts: dict[str, Any] = {}
     for name, value in raw_opts.items():
         if name not in URL_OPTIONS[scheme]:
@@ -151,6 +142,20 @@ def parse_url(url: Any, key: str = "url") -> tuple[Endpoint | None, list[tuple[s
             if name in ("in_ep", "out_ep", "interface") and not 0 <= n <= 255:
                 errors.append((f"{key}?{name}", n, "must be 0 to 255 (0x00-0xff)"))
             opts[name] = n
+    return opts
+
+
+def parse_url(url: Any, key: str = "url") -> tuple[Endpoint | None, list[tuple[str, Any, str]]]:
+    """Parse a printer connection URL; return the endpoint (or None) and its problems."""
+    errors: list[tuple[str, Any, str]] = []
+    if not isinstance(url, str) or "://" not in url:
+        return None, [(key, url, "must be a URL like serial:///dev/ttyUSB0?baudrate=19200, "
+                                 "tcp://10.0.0.5:9100, usb://0x0416:0x5011 or file:///dev/usb/lp0")]
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in URL_OPTIONS:
+        return None, [(key, url, f"unknown scheme {scheme!r}: use serial, tcp, usb or file")]
+    opts = _parse_options(scheme, dict(parse_qsl(parts.query, keep_blank_values=True)), key, errors)
     port = None
     if scheme in ("serial", "file"):
         target = parts.path

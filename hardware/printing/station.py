@@ -298,7 +298,8 @@ class PrintStation:
         """The write deadline: the bytes down the line, and the printing of what its buffer cannot hold."""
         baud = self.config.endpoint.options.get("baudrate") if self.config.endpoint.scheme == "serial" else None
         line = len(data) * 10 / baud if baud else 0.0
-        return 1.0 + 1.5 * (line + self.paper_seconds(data))
+        floor = self.config.endpoint.options.get("write_timeout_ms", 0) / 1000  # the URL may allow more
+        return max(floor, 1.0 + 1.5 * (line + self.paper_seconds(data)))
 
     def drain_seconds(self, data: bytes) -> float:
         """How long the printer may take, after the write, to confirm that it printed the job."""
