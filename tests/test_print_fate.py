@@ -118,3 +118,31 @@ def test_a_printer_without_gs_r_is_confirmed_by_its_status_answer_instead(transp
     finally:
         st.stop()
         fp.stop()
+
+
+def test_a_printer_slow_to_answer_just_after_printing_has_still_printed():
+    fp = FakePrinter(80, transport="pty", name="slow-answer").start()
+    fp.after_cut(1, answer_delay=0.6)  # busy after the cut: its answers come 600 ms late
+    st = station_for(fp)
+    try:
+        job = st.submit(TICKET)
+        assert job.wait(st.job_seconds(job) + 1) and job.state == "printed"
+    finally:
+        st.stop()
+        fp.stop()
+
+
+def test_a_cover_opened_just_after_the_cut_leaves_the_job_printed_and_the_next_one_waiting():
+    fp = FakePrinter(80, transport="pty", name="cover").start()
+    fp.after_cut(1, cover_open=True)  # someone takes the ticket and opens the cover
+    st = station_for(fp)
+    try:
+        job = st.submit(TICKET)
+        assert job.wait(st.job_seconds(job) + 1) and job.state == "printed"
+        assert st.status.problem == "cover_open"
+        second = st.submit(TICKET)
+        second.wait(2)
+        assert second.state == "failed" and second.reason == "cover_open" and fp.cuts() == 1
+    finally:
+        st.stop()
+        fp.stop()

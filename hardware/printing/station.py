@@ -263,9 +263,9 @@ class PrintStation:
             return ("uncertain" if exc.sent else "failed"), exc.reason, exc.detail
         if not self.config.status:
             return "printed", None, ""  # it took every byte; it cannot be asked more
-        after = self._checked(confirm(conn, self.drain_seconds(job.data), self.timeout, bool(self.sync),
-                                      self.clock))
-        if not after.ok:
+        printed, after = confirm(conn, self.drain_seconds(job.data), self.timeout, bool(self.sync), self.clock)
+        self._checked(after)
+        if not printed:
             # The job's bytes went out but the printer did not confirm them: it may have printed.
             return "uncertain", after.problem, f"after printing: {after.detail}".rstrip(": ")
         return "printed", None, ""

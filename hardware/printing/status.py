@@ -113,17 +113,21 @@ def query(conn: Connection, timeout: float, clock=time.monotonic) -> PrinterStat
 
 
 def confirm(conn: Connection, deadline: float, timeout: float, sync: bool = True,
-            clock=time.monotonic) -> PrinterStatus:
-    """After a job: wait up to `deadline` s for the printer to have processed it, then ask its status.
+            clock=time.monotonic) -> tuple[bool, PrinterStatus]:
+    """After a job: (printed, status). Waits up to `deadline` s for the printer to have processed the job.
 
-    With `sync`, GS r 1 goes out behind the job and its answer proves the job went through; without it,
-    the DLE EOT answer is awaited for the whole deadline (enough for printers that queue it behind data)."""
+    With `sync`, GS r 1 goes out behind the job: an answer without paper end proves the job went through
+    (printed), whatever the DLE EOT asked next says about the printer now (that is for the next job).
+    Without it, the DLE EOT answer is awaited for the whole deadline (enough for printers that queue it
+    behind data) and the job counts as printed if the printer is still fit."""
     if not conn.can_read:
-        return PrinterStatus(None, checked_at=clock(), detail="this connection cannot read status", answered=False)
+        return True, PrinterStatus(None, checked_at=clock(), detail="this connection cannot read status",
+                                   answered=False)
     if not sync:
         st = query(conn, deadline, clock)
-        return st if st.problem != "no_answer" else PrinterStatus(
-            "no_answer", checked_at=clock(), detail=f"no status answer within {deadline:.1f} s of the job")
+        if st.problem == "no_answer":
+            st = PrinterStatus("no_answer", checked_at=clock(), detail=f"no status answer within {deadline:.1f} s")
+        return st.ok, st
     try:
         conn.write(cmd.SYNC_STATUS, timeout)
         until = time.monotonic() + deadline
@@ -131,11 +135,17 @@ def confirm(conn: Connection, deadline: float, timeout: float, sync: bool = True
         while raw and raw[0] & 0x93 == 0x12 and time.monotonic() < until:  # a late DLE EOT answer: skip it
             raw = conn.read(1, until - time.monotonic())
     except PrinterFault as exc:
-        return PrinterStatus(exc.reason, checked_at=clock(), detail=exc.detail)
+        return False, PrinterStatus(exc.reason, checked_at=clock(), detail=exc.detail)
     if not raw:
-        return PrinterStatus("no_answer", checked_at=clock(), detail=f"no answer within {deadline:.1f} s of the job")
+        return False, PrinterStatus("no_answer", checked_at=clock(), detail=f"no answer within {deadline:.1f} s")
     if raw[0] & 0x90:
-        return PrinterStatus("bad_reply", raw=raw, checked_at=clock(), detail=f"unexpected GS r answer {raw.hex()}")
+        return False, PrinterStatus("bad_reply", raw=raw, checked_at=clock(),
+                                    detail=f"unexpected GS r answer {raw.hex()}")
     if raw[0] & 0x0C:
-        return PrinterStatus("paper_out", "out", raw=raw, checked_at=clock(), detail="paper ran out during the job")
-    return query(conn, timeout, clock)
+        return False, PrinterStatus("paper_out", "out", raw=raw, checked_at=clock(),
+                                    detail="paper ran out during the job")
+    st = query(conn, timeout, clock)
+    if st.problem in ("no_answer", "bad_reply"):  # slow or garbled now, but the job went through
+        st = PrinterStatus(None, "low" if raw[0] & 0x03 else "ok", online=True, raw=raw, checked_at=clock(),
+                           detail=f"printed (GS r 1 answered); DLE EOT after it: {st.detail}")
+    return True, st
