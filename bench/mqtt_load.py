@@ -32,6 +32,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from broker.mosquitto import ManagedBroker
 from onewindow.broker import BrokerSettings
 from onewindow.mqtt import MqttTransport
+from onewindow.stats import quantile
+from onewindow.topics import Topics
 
 ROOT = Path(__file__).resolve().parent.parent
 ECHO_PATTERNS = ("network", "worker", "select")
@@ -39,18 +41,16 @@ MAX_SECONDS = 600  # no benchmark process lives longer than this
 
 
 def cmd_topic(site: str, command: str = "issue") -> str:
-    return f"onewindow/{site}/cmd/{command}"
+    return Topics(site).cmd(command)
 
 
 def reply_topic(site: str, client_id: str) -> str:
-    return f"onewindow/{site}/reply/{client_id}"
+    return Topics(site).reply(client_id)
 
 
 def percentile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    s = sorted(values)
-    return s[min(len(s) - 1, int(q * len(s)))]
+    """The q-quantile (onewindow.stats), or None for no values (JSON has no NaN)."""
+    return quantile(values, q) if values else None
 
 
 # --- the echo responder ----------------------------------------------------------------------------

@@ -74,10 +74,8 @@ def run(args: argparse.Namespace) -> int:
             settings = broker.settings
         server = ServerChild(settings.url, state / f"{site.site_id}.db", site.source, log_path=state / "server.log")
         server.start()
-        view = HallView()
         view_transport = MqttTransport(settings, site.site_id, "demo-view", role="display")
-        view_transport.subscribe(f"onewindow/{site.site_id}/state/#", view.on_message)
-        view_transport.subscribe(f"onewindow/{site.site_id}/event/call", view.on_message)
+        view = HallView(view_transport, site.site_id)
         view_transport.start()
 
         def make_transport(client_id, role):

@@ -150,6 +150,13 @@ def test_a_command_topic_of_another_site_is_ignored(hall, caplog):
     assert hall.server.stats["commands"] == 0
 
 
+def test_an_unknown_command_and_an_oversized_payload_get_error_replies(hall):
+    big = command("issue", request_id="big", business_type="A", item="x" * 9000)
+    hall.send(command("issu", request_id="typo", business_type="A"), big)
+    assert [(r["request_id"], r["error"]["code"]) for r in hall.replies()] == [("typo", "unknown_command"),
+                                                                             ("big", "too_large")]
+
+
 def test_the_new_service_day_is_published_to_late_joiners(hall, clock):
     hall.send(command("issue", business_type="A", request_id="d1"))
     assert hall.retained()[f"onewindow/{SITE}/state/site"]["service_day"] == "2026-11-23"
