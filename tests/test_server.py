@@ -7,7 +7,6 @@ import sqlite3
 
 import pytest
 
-from onewindow import config
 from onewindow.mqtt import LocalBroker
 from queue_server.server import QueueServer
 from queue_server.store import Store
