@@ -35,7 +35,7 @@ def render(view: HallView, sim: SimulatedHall | None, started: float):
     if sim is not None:
         head.append(f"   x{sim.speed:g} speed   issued {sim.issued}   served {sim.served}")
         if sim.printing:
-            head.append(f"   unprinted tickets voided {sim.print_failures}")
+            head.append(f"   unprinted tickets cancelled {sim.print_failures}")
     qt = Table(title="Queues", expand=True)
     for col in ("type", "business", "waiting", "next", "est. wait", "windows"):
         qt.add_column(col)

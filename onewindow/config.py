@@ -220,16 +220,20 @@ class _Checker:
         return tuple(out)
 
 
+def read_toml(path: str | Path, error: type[ConfigError] = ConfigError) -> dict:
+    """The data of a TOML file, or `error` saying that the file is missing or not TOML."""
+    try:
+        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise error(str(path), [("(file)", str(path), "does not exist")]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise error(str(path), [("(file)", str(path), f"is not valid TOML: {exc}")]) from None
+
+
 def load(path: str | Path) -> SiteConfig:
     """Read and validate a site configuration file and the catalogue it names."""
     path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(str(path), [("(file)", str(path), "does not exist")]) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(str(path), [("(file)", str(path), f"is not valid TOML: {exc}")]) from None
-    return from_dict(raw, source=str(path), base_dir=path.parent)
+    return from_dict(read_toml(path), source=str(path), base_dir=path.parent)
 
 
 def from_dict(raw: dict, source: str = "<memory>", base_dir: Path | None = None) -> SiteConfig:
