@@ -85,9 +85,9 @@ class QueueClient:
             with self._lock:
                 self._pending.pop(rid, None)
 
-    def publish_event(self, topic_suffix: str, payload: dict) -> None:
-        """Publish an event of this client's (e.g. "print" -> onewindow/{site}/event/print)."""
-        self.transport.publish(self.topics.event(topic_suffix), dumps({"v": PROTOCOL_VERSION, **payload}), qos=1)
+    def publish_event(self, kind: str, payload: dict) -> None:
+        """Publish an event of this client's on its kind's topic ("print" -> onewindow/{site}/event/print)."""
+        self.transport.publish(self.topics.event(kind), dumps({"v": PROTOCOL_VERSION, **payload}), qos=1)
 
     # Convenience wrappers, named after what the caller does.
     def issue(self, business_type: str, **args: Any) -> dict:

@@ -8,6 +8,7 @@ import sqlite3
 import pytest
 
 from onewindow.mqtt import LocalBroker
+from onewindow.topics import Topics
 from queue_server.server import QueueServer
 from queue_server.store import Store
 
@@ -50,8 +51,8 @@ class Hall:
 def command(name, site=SITE, client="k1", **args):
     rid = args.pop("request_id", None) or f"{name}-{id(args)}-{len(args)}-{sorted(args.items())}"[:60]
     rid = "".join(ch if ch.isalnum() or ch in "_.:-" else "-" for ch in rid)
-    body = {"v": 1, "request_id": rid, "reply_to": f"onewindow/{site}/reply/{client}", **args}
-    return (f"onewindow/{site}/cmd/{name}", json.dumps(body).encode())
+    body = {"v": 1, "request_id": rid, "reply_to": Topics(site).reply(client), **args}
+    return (Topics(site).cmd(name), json.dumps(body).encode())
 
 
 def store(tmp_path, site, name="q.db"):
