@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -196,7 +197,9 @@ def test_local_transports_deliver_by_wildcard_and_keep_retained_messages():
         server.publish(f"onewindow/{SITE}/statex", b"no")
         assert [(t, json.loads(p)) for t, p in inbox.messages] == [(f"onewindow/{SITE}/state/windows",
                                                                     {"open": [1, 2]})]
-        assert json.loads(bus.retained[f"onewindow/{SITE}/presence/display-1"])["state"] == "online"
+        online = json.loads(bus.retained[f"onewindow/{SITE}/presence/display-1"])
+        assert online["state"] == "online"
+        assert datetime.fromisoformat(online["at"]).utcoffset() == datetime.now().astimezone().utcoffset()
     assert json.loads(bus.retained[f"onewindow/{SITE}/presence/display-1"])["state"] == "offline"
 
 

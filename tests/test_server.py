@@ -157,6 +157,14 @@ def test_an_unknown_command_and_an_oversized_payload_get_error_replies(hall):
                                                                              ("big", "too_large")]
 
 
+def test_a_call_in_a_reply_and_on_event_call_carries_iso_local_time(hall):
+    hall.send(command("issue", business_type="A"), command("sign_in", window=2, clerk="wang"))
+    hall.send(command("call_next", window=2, clerk="wang"))
+    call = hall.replies()[-1]["call"]
+    event = next(p for t, p, _ in hall.published if t == f"onewindow/{SITE}/event/call")
+    assert call["at"] == event["at"] == "2026-11-23T09:00:00+08:00"
+
+
 def test_the_new_service_day_is_published_to_late_joiners(hall, clock):
     hall.send(command("issue", business_type="A", request_id="d1"))
     assert hall.retained()[f"onewindow/{SITE}/state/site"]["service_day"] == "2026-11-23"
