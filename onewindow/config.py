@@ -218,6 +218,16 @@ class _Checker:
         return tuple(out)
 
 
+def _check_day_reset(c: _Checker, reset: time, hours: dict, types: list, windows: list) -> None:
+    """The service day may not end while the hall works: it would cancel everyone waiting."""
+    spans = [s for v in hours.values() for s in v]
+    spans += [s for t in types for s in (t.issue_hours or ())] + [s for w in windows for s in (w.hours or ())]
+    inside = sorted({str(s) for s in spans if s.start < reset < s.end})
+    if inside:
+        c.fail("site.day_reset", f"{reset:%H:%M}", f"falls inside opening hours ({', '.join(inside)}): "
+               "the day would end while citizens wait")
+
+
 def load(path: str | Path) -> SiteConfig:
     """Read and validate a site configuration file and the catalogue it names."""
     path = Path(path)
@@ -317,6 +327,8 @@ def from_dict(raw: dict, source: str = "<memory>", base_dir: Path | None = None)
     for t in types:
         if not any(t.prefix in w.serves for w in windows):
             c.fail("window", t.prefix, f"no window serves business type {t.prefix} ({t.name})")
+
+    _check_day_reset(c, day_reset, hours, types, windows)
 
     pr = c.table(raw, "priority", "priority")
     groups = pr.get("groups", list(PriorityPolicy.groups))

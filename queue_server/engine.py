@@ -35,6 +35,8 @@ class Engine:
         self.site = site
         self.calendar = HallCalendar(site)
         self.dispatch = Dispatch(site)
+        self.serving: dict[str, list[int]] = {b.prefix: [w.number for w in site.windows if b.prefix in w.serves]
+                                              for b in site.business_types}
         self.always_open = always_open
         self.day: str | None = None
         self.tickets: dict[str, Ticket] = {}
@@ -83,6 +85,13 @@ class Engine:
         except Rejected as rejected:
             return {"ok": False, "error": rejected.as_error()}
         return {"ok": False, "error": {"code": "unknown_command", "message": f"unknown query {command!r}"}}
+
+    def tick(self, now: float) -> list[dict]:
+        """Let time pass with no command: at the daily reset the day rolls over (events applied and
+        returned, for the caller to store and publish). Nothing happens before the first day began."""
+        if self.day is None or self.calendar.service_day(now) == self.day:
+            return []
+        return self._roll_over(now)
 
     def apply(self, event: dict) -> None:
         self._appliers[event["type"]](self, event)
@@ -172,6 +181,12 @@ class Engine:
 
     def _invalidate(self) -> None:
         self._forecast = None
+
+    def can_serve_today(self, number: int, now: float) -> bool:
+        """Is window `number` signed in, or due to work later today by its hours?"""
+        if self.windows[number].state != W_CLOSED:
+            return True
+        return not self.always_open and any(end > now for _, end in self.calendar.window_spans(number, now))
 
     def waiting_count(self, prefix: str) -> int:
         return len(self.lines[prefix]) + sum(
@@ -309,6 +324,10 @@ class Engine:
         w = self._window(args)
         t = self._current(w, (CALLED,))
         policy = self.site.calls
+        if t.calls < policy.max_calls:
+            left = policy.max_calls - t.calls
+            raise Rejected("calls_left", f"ticket {t.number} has been called {t.calls} of {policy.max_calls} "
+                                         f"times: recall it before marking a no-show", calls_left=left)
         if policy.missed == "requeue" and t.requeues < policy.max_requeues:
             # Back into its line with `requeue_places` people ahead of it (or last, if fewer wait).
             line = sorted(self.lines[t.business_type].values(), key=lambda x: (x.rank, x.seq))
@@ -341,8 +360,16 @@ class Engine:
                 raise Rejected("unknown_window", f"there is no window {to_window} at this site")
             if to_window == w.number:
                 raise Rejected("bad_request", "a ticket cannot be transferred to its own window")
+            if self.windows[to_window].state == W_CLOSED:
+                raise Rejected("transfer_target_closed", f"nobody is signed in at window {to_window}: "
+                                                         "transfer to a business type or an open window")
+        elif not self.type_open[to_type] or not any(self.can_serve_today(n, now) for n in self.serving[to_type]):
+            raise Rejected("transfer_target_closed", f"no window can serve business type {to_type} again today")
+        # The waiting clock restarts from the time already waited: the visit itself is not waiting.
+        rank = now - t.waited
         return [self._event("ticket_transferred", now, ticket=t.id, number=t.number, window=w.number,
-                            to_business_type=to_type, to_window=to_window, note=args.get("note", ""))], \
+                            to_business_type=to_type, to_window=to_window, note=args.get("note", ""),
+                            rank=rank)], \
             lambda: {"ticket": self.ticket_view(t, now)}
 
     def _hold(self, args: dict, now: float):
@@ -506,6 +533,7 @@ class Engine:
         w = self.windows[e["window"]]
         if t.state == WAITING:
             self._leave_line(t)
+            t.waited = e["at"] - t.rank
         elif t.state == HELD:
             w.held.remove(t.id)
         t.state, t.window, t.calls, t.called_at = CALLED, w.number, 1, e["at"]
@@ -582,6 +610,7 @@ class Engine:
         self._free_window(t.window, e["at"])
         t.transfers += 1
         t.started_at = None
+        t.rank = e.get("rank", t.rank)
         if e.get("to_business_type"):
             self.changed_types.add(t.business_type)
             t.business_type, t.item, t.target_window = e["to_business_type"], None, None

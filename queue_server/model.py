@@ -51,6 +51,7 @@ class Ticket:
     calls: int = 0  # calls in the current calling (the first call plus recalls)
     requeues: int = 0
     transfers: int = 0
+    waited: float = 0.0  # seconds waited in line before the current visit (rank to call)
     first_called_at: float | None = None
     called_at: float | None = None
     started_at: float | None = None

@@ -141,11 +141,12 @@ class QueueServer:
         """Handle a batch of (topic, payload) messages; used by the worker and directly by tests."""
         resync = False
         out: list[tuple[str, str]] = []  # (reply_to, payload)
-        to_store_events: list[tuple[dict, str]] = []
         to_store_requests: list[tuple[str, str, float, bool, str]] = []
         pending_ids: list[str] = []
         calls: list[dict] = []
         engine = self.engine
+        # The day rolls over on time, with or without commands (this runs at least once a second).
+        to_store_events: list[tuple[dict, str | None]] = [(e, None) for e in engine.tick(self.clock())]
         for item in batch:
             if item is _RESYNC:
                 resync = True
@@ -190,7 +191,7 @@ class QueueServer:
             out.append((reply_to, text))
             if any(e["type"] in ("ticket_called", "ticket_recalled") for e in events):
                 calls.append(dict(engine.recent_calls[-1]))
-        if to_store_requests:
+        if to_store_requests or to_store_events:
             try:
                 self.store.commit(to_store_events, to_store_requests)
             except StoreError as exc:

@@ -482,7 +482,11 @@ class Simulation:
     def _transfer(self, clerk: Clerk, tid: str) -> None:
         c = self.by_ticket[tid]
         reply = self.at(clerk, "transfer", to_business_type=c.transfer_to)
-        assert reply["ok"], reply
+        if not reply["ok"]:  # nobody serves that type again today: the clerk finishes the visit
+            assert reply["error"]["code"] == "transfer_target_closed", reply
+            c.transfer_to = None
+            self.push(self.now + 0.7 * c.service, FINISH, clerk, tid)
+            return
         c.phase = 1
         self._free(clerk)
         self._offer(c.transfer_to)
