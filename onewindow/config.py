@@ -115,6 +115,7 @@ class SiteConfig:
     phone_enquiry: str = ""
     phone_complaint: str = ""
     source: str = "<memory>"
+    stop_issuing_minutes: float = 15.0  # tickets stop this long before every window serving a type closes
     _types_by_prefix: dict[str, BusinessType] = field(default_factory=dict, repr=False, compare=False)
     _windows_by_number: dict[int, Window] = field(default_factory=dict, repr=False, compare=False)
 
@@ -254,6 +255,8 @@ def from_dict(raw: dict, source: str = "<memory>", base_dir: Path | None = None)
     level = c.str_(site, "level", "site.level", default="county",
                    choices=("city", "county", "township", "village", "hospital", "pharmacy", "bank"))
     day_reset = c.clock(site.get("day_reset", "03:00"), "site.day_reset") or time(3, 0)
+    stop_issuing = c.num(site, "stop_issuing_minutes", "site.stop_issuing_minutes", default=15, minimum=0,
+                         maximum=240) or 0
 
     hours_raw = c.table(raw, "hours", "hours", required=True)
     hours: dict[str, tuple[Span, ...]] = {}
@@ -393,7 +396,7 @@ def from_dict(raw: dict, source: str = "<memory>", base_dir: Path | None = None)
         ratings_enabled=ratings_enabled, catalogue=catalogue,
         address=site.get("address", "") if isinstance(site.get("address", ""), str) else "",
         phone_enquiry=str(site.get("phone_enquiry", "")), phone_complaint=str(site.get("phone_complaint", "")),
-        source=source,
+        source=source, stop_issuing_minutes=float(stop_issuing),
     )
 
 

@@ -36,6 +36,10 @@ APPOINTMENT_CREDIT_FACTOR = 2.0
 # tail). Both were measured in sim/ (docs/DISPATCH.md): they cut the estimate error by about 3%.
 PAUSE_SECONDS = 600.0
 RESIDUAL_SHARE = 0.25
+# Before a break (lunch) clerks clear the line they serve: the forecast lets a window call for this
+# long after the end of a span that another span follows the same day.
+BREAK_OVERRUN = 30 * 60.0
+INF = float("inf")
 
 
 class Dispatch:
@@ -101,13 +105,17 @@ class Forecast:
     """
 
     def __init__(self, dispatch: Dispatch, windows: dict[int, WindowState], tickets: dict[str, Ticket],
-                 waiting: Iterable[Ticket], expected: Callable[[Ticket], float], now: float):
+                 waiting: Iterable[Ticket], expected: Callable[[Ticket], float], now: float,
+                 plans: dict[int, list[tuple[float, float]]] | None = None):
         self.now = now
         self.dispatch = dispatch
         self.expected = expected
+        # When each window may call: spans from its hours (Engine.work_plan); default: open ones, all day.
+        self.plans = plans if plans is not None else {
+            n: ([] if w.state == W_CLOSED else [(now, INF)]) for n, w in windows.items()}
         self.free_at: dict[int, float] = {}
         for number, w in windows.items():
-            if w.state == W_CLOSED:
+            if not self.plans.get(number):
                 continue
             free = now
             if w.state == W_PAUSED:  # a short break: back after PAUSE_SECONDS, or soon if overdue
@@ -116,7 +124,9 @@ class Forecast:
                 current = tickets[w.ticket]
                 begun = current.started_at if current.started_at is not None else now
                 free = max(begun + expected(current), now + RESIDUAL_SHARE * expected(current))
-            self.free_at[number] = free
+            free = self.slot(number, free)
+            if free is not None:
+                self.free_at[number] = free
         # Open windows per business type, in the order a tie prefers (the type's place in their skills).
         self.windows_for: dict[str, list[int]] = {}
         for number in self.free_at:
@@ -129,6 +139,13 @@ class Forecast:
         self.line_length: dict[str, int] = {}
         self.order: dict[str, list[Ticket]] = {}  # per business type, in the order they will be called
         self._replay(list(waiting))
+
+    def slot(self, number: int, at: float) -> float | None:
+        """The first time from `at` when window `number` may call (None: not again today)."""
+        for a, b in self.plans.get(number, ()):
+            if at < b:
+                return max(at, a)
+        return None
 
     def _static_key(self, t: Ticket) -> tuple:
         return (t.rank - self.dispatch.credit(t, self.now), t.seq)
@@ -181,10 +198,14 @@ class Forecast:
             placed.add(best.id)
             left[best_line] -= 1
             self._place(best, at)
-            self.free_at[number] = at + self.expected(best)
-            heapq.heappush(heap, (self.free_at[number], number))
+            nxt = self.slot(number, at + self.expected(best))
+            self.free_at[number] = INF if nxt is None else nxt
+            if nxt is not None:
+                heapq.heappush(heap, (nxt, number))
 
     def _place(self, t: Ticket, start: float | None) -> None:
+        if start is not None and t.not_before is not None:
+            start = max(start, t.not_before)
         self.ahead[t.id] = self.line_length.get(t.business_type, 0)
         self.line_length[t.business_type] = self.ahead[t.id] + 1
         self.order.setdefault(t.business_type, []).append(t)
@@ -192,8 +213,8 @@ class Forecast:
 
     def _best_window(self, t: Ticket) -> int | None:
         if t.target_window is not None:
-            return t.target_window if t.target_window in self.free_at else None
-        candidates = self.windows_for.get(t.business_type)
+            return t.target_window if self.free_at.get(t.target_window, INF) < INF else None
+        candidates = [n for n in self.windows_for.get(t.business_type, ()) if self.free_at[n] < INF]
         if not candidates:
             return None
         skill = self.dispatch.skill_index
@@ -205,8 +226,9 @@ class Forecast:
         if best is None:
             self._place(t, None)
             return
-        start = max(self.free_at[best], self.now)
-        self.free_at[best] = start + self.expected(t)
+        start = self.slot(best, max(self.free_at[best], self.now))
+        nxt = None if start is None else self.slot(best, start + self.expected(t))
+        self.free_at[best] = INF if nxt is None else nxt
         self._place(t, start)
 
     def wait(self, ticket_id: str, now: float) -> float | None:
@@ -216,10 +238,8 @@ class Forecast:
 
     def peek(self, prefix: str, now: float) -> float | None:
         """Expected wait for a plain ticket of `prefix` taken at `now`, without adding one."""
-        candidates = self.windows_for.get(prefix)
-        if not candidates:
-            return None
-        return max(0.0, min(self.free_at[n] for n in candidates) - now)
+        free = min((self.free_at[n] for n in self.windows_for.get(prefix, ())), default=INF)
+        return None if free == INF else max(0.0, free - now)
 
 
 def naive_wait(ahead: int, mean_service: float, open_windows: int) -> float | None:

@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 from onewindow.config import SiteConfig
 from queue_server.calendar import HallCalendar
-from queue_server.dispatch import Dispatch, Forecast
+from queue_server.dispatch import BREAK_OVERRUN, INF, Dispatch, Forecast
 from queue_server.model import (
     CALLED, CANCELLED, DONE, HELD, LIVE_STATES, MISSED, SERVING, TERMINAL_STATES, WAITING,
     W_CALLING, W_CLOSED, W_IDLE, W_PAUSED, W_RATING, W_SERVING, Rejected, Ticket, WindowState,
@@ -175,9 +175,26 @@ class Engine:
         if fc is None or not 0.0 <= now - fc.now <= FORECAST_MAX_AGE:
             waiting = [t for line in self.lines.values() for t in line.values()]
             waiting += [t for line in self.targeted.values() for t in line.values()]
+            plans = {n: self.work_plan(n, now) for n in self.windows}
             self._forecast = Forecast(self.dispatch, self.windows, self.tickets, waiting,
-                                      self.expected_service, now)
+                                      self.expected_service, now, plans)
         return self._forecast
+
+    def work_plan(self, number: int, now: float) -> list[tuple[float, float]]:
+        """When window `number` is expected to call, from `now`: spans of its hours (a break's end
+        stretched by BREAK_OVERRUN while the clerk clears the line; the last span open-ended, the
+        line is served out). A signed-in window works from now; a closed one from its next opening."""
+        signed_in = self.windows[number].state != W_CLOSED
+        spans = () if self.always_open else self.calendar.window_spans(number, now)
+        if not spans:
+            return [(now, INF)] if signed_in else []
+        out = []
+        for i, (a, b) in enumerate(spans):
+            b = INF if i == len(spans) - 1 else b + BREAK_OVERRUN
+            if b <= now or (not signed_in and a <= now):
+                continue
+            out.append((now if signed_in and not out else a, b))
+        return out
 
     def _invalidate(self) -> None:
         self._forecast = None
@@ -205,6 +222,7 @@ class Engine:
             nxt = self.calendar.next_open(now, bt.issue_hours)
             raise Rejected("outside_hours", "tickets are issued only during opening hours",
                            next_open=self.calendar.iso(nxt) if nxt else None)
+        called_after = self._issue_timing(bt, now)
         if bt.daily_quota is not None and self.issued.get(prefix, 0) >= bt.daily_quota:
             nxt = self.calendar.next_open(now, bt.issue_hours, skip_today=True)
             raise Rejected("quota_reached", f"today's {bt.daily_quota} tickets for {bt.name_en or bt.name} "
@@ -225,11 +243,38 @@ class Engine:
                             item=item, priority_group=group, channel=args.get("channel", "kiosk"),
                             appointment_ref=appointment["ref"] if appointment else None,
                             appointment_start=appointment["start"] if appointment else None,
-                            kiosk=args.get("kiosk"))
+                            kiosk=args.get("kiosk"), called_after=called_after)
 
         def reply():
             return {"ticket": self.ticket_view(self.tickets[tid], now)}
         return [event], reply
+
+    def _issue_timing(self, bt, now: float) -> float | None:
+        """When a new ticket of `bt` may be called: None (a serving window is open now), or the time a
+        serving window next opens today. Refused in the last `stop_issuing_minutes` before every
+        window serving the type closes, and when none works again today."""
+        if self.always_open:
+            return None
+        spans = sorted(s for n in self.serving[bt.prefix] for s in self.calendar.window_spans(n, now))
+        end, covered = now, False
+        for a, b in spans:  # the end of the scheduled cover that holds `now` (overlapping spans chain)
+            if a <= end < b:
+                end, covered = b, True
+        if covered:
+            if end - now >= self.site.stop_issuing_minutes * 60.0:
+                return None
+            nxt = self.calendar.next_open(end, bt.issue_hours)
+            raise Rejected("outside_hours", f"the windows serving {bt.name_en or bt.name} close at "
+                           f"{self.calendar.local(end):%H:%M}: tickets stop {self.site.stop_issuing_minutes:g} "
+                           "minutes before", next_open=self.calendar.iso(nxt) if nxt else None)
+        if not spans or any(self.windows[n].state != W_CLOSED for n in self.serving[bt.prefix]):
+            return None
+        later = [a for a, _ in spans if a > now]
+        if not later:
+            nxt = self.calendar.next_open(now, bt.issue_hours, skip_today=True)
+            raise Rejected("outside_hours", f"no window serves {bt.name_en or bt.name} again today",
+                           next_open=self.calendar.iso(nxt) if nxt else None)
+        return min(later)
 
     def _cancel(self, args: dict, now: float):
         t = self._find_ticket(args["ticket"])
@@ -271,7 +316,7 @@ class Engine:
     def _call_next(self, args: dict, now: float):
         w = self._window(args)
         self._require_free(w)
-        t = self.dispatch.choose(w.number, self._candidates(w.number), now)
+        t = self.dispatch.choose(w.number, self._candidates(w.number, now), now)
         if t is None:
             raise Rejected("queue_empty", f"nobody is waiting for window {w.number}")
         return self._call_events(w, t, now, chosen="next")
@@ -417,9 +462,12 @@ class Engine:
     COMMANDS = frozenset(_deciders)
     QUERIES = frozenset({"ticket_status", "snapshot"})
 
-    def _candidates(self, window: int):
+    def _candidates(self, window: int, now: float):
+        """Tickets window `window` may call now (not those told they are called after a later time)."""
         for prefix in self.dispatch.serves[window]:
-            yield from self.lines[prefix].values()
+            for t in self.lines[prefix].values():
+                if t.not_before is None or t.not_before <= now:
+                    yield t
         yield from self.targeted[window].values()
 
     # ------------------------------------------------------------------ events (apply)
@@ -470,7 +518,7 @@ class Engine:
         t = Ticket(id=e["ticket"], number=e["number"], business_type=e["business_type"], seq=e["seq"],
                    arrival=e["at"], rank=e["at"], item=e.get("item"), priority_group=e.get("priority_group"),
                    appointment_start=e.get("appointment_start"), appointment_ref=e.get("appointment_ref"),
-                   channel=e.get("channel", "kiosk"))
+                   channel=e.get("channel", "kiosk"), not_before=e.get("called_after"))
         self.tickets[t.id] = t
         self.by_number[t.number] = t.id
         self.counters[t.business_type] = t.seq
@@ -666,6 +714,8 @@ class Engine:
             wait = fc.wait(t.id, now)
             view["ahead"] = fc.ahead.get(t.id, 0)
             view["estimated_wait_min"] = None if wait is None else round(wait / 60.0, 1)
+        if t.not_before is not None:
+            view["called_after"] = self.calendar.iso(t.not_before)
         return view
 
     def window_view(self, w: WindowState) -> dict:

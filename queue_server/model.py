@@ -45,6 +45,7 @@ class Ticket:
     appointment_start: float | None = None  # the booked slot, for checked-in appointments
     appointment_ref: str | None = None
     channel: str = "kiosk"
+    not_before: float | None = None  # issued while no window served it: called after this time
     state: str = WAITING
     window: int | None = None  # the window it is called/served/held at
     target_window: int | None = None  # transferred to one window: only that window may call it

@@ -96,8 +96,11 @@ def test_a_ticket_shows_people_ahead_and_an_estimated_wait(hall):
     assert waits[0] == 0 and waits == sorted(waits) and waits[3] > waits[1]
 
 
-def test_no_window_open_means_no_estimate(hall):
-    assert hall.take("F")["estimated_wait_min"] is None
+def test_with_no_clerk_signed_in_the_estimate_counts_from_the_next_opening(hall):
+    # 09:00, nobody signed in: window 12 (F) is next due at 13:30, after lunch; window 11 is absent now.
+    assert hall.take("F")["estimated_wait_min"] == 270.0
+    hall.now = local_time(2026, 11, 23, 17, 0)  # both F windows' last spans are under way: no one comes
+    assert hall.engine.forecast(hall.now).peek("F", hall.now) is None
 
 
 def test_recalls_are_capped_then_the_clerk_marks_a_no_show(hall):

@@ -106,11 +106,11 @@ def test_a_transfer_to_a_business_type_whose_windows_are_done_for_the_day_is_ref
 
 
 def test_a_transfer_to_a_business_type_served_again_after_lunch_is_accepted():
-    h = small_hall([["A"], ["B"]], now=local_time(2026, 11, 23, 11, 50))
+    h = small_hall([["A"], ["B"]], now=local_time(2026, 11, 23, 11, 40))
     h.take("A")
     h.open(1)
     h.at(1, "call_next")
-    h.wait(15)  # 12:05: window 2 is closed for lunch but opens at 13:30
+    h.wait(25)  # 12:05: window 2 is closed for lunch but opens at 13:30
     assert h.at(1, "transfer", to_business_type="B")["ok"]
 
 
@@ -130,3 +130,53 @@ def test_a_transferred_ticket_s_waiting_clock_counts_waiting_not_service():
     assert h.at(2, "call_next")["ticket"]["number"] == "C001"
     t = h.engine.tickets[h.engine.by_number["A001"]]
     assert t.rank == pytest.approx(h.now - 10 * 60)  # it has waited 10 minutes, not 66
+
+
+# ------------------------------------------------------------------------------ window hours
+def test_tickets_stop_a_margin_before_every_window_serving_the_type_closes(county):
+    h = Hall(county, now=local_time(2026, 11, 23, 11, 44))
+    assert "called_after" not in h.take("A")  # windows serving A are open: no called_after
+    h.now = local_time(2026, 11, 23, 11, 46)  # A-D windows all close at 12:00; the margin is 15 min
+    error = h.refused("issue", "outside_hours", business_type="A")
+    assert error["next_open"] == "2026-11-23T13:30:00+08:00"
+    assert "12:00" in error["message"]
+    assert h.take("E")["number"] == "E001"  # window 11 serves E through lunch
+
+
+def test_the_margin_before_closing_is_configuration():
+    raw = hall_dict([["A"]], prefixes=["A"])
+    raw["site"]["stop_issuing_minutes"] = 40
+    h = Hall(config.from_dict(raw), now=local_time(2026, 11, 23, 11, 25))
+    h.refused("issue", "outside_hours", business_type="A")
+    raw["site"]["stop_issuing_minutes"] = -1
+    with pytest.raises(config.ConfigError) as err:
+        config.from_dict(raw)
+    assert "site.stop_issuing_minutes" in str(err.value)
+
+
+def lunch_hall(now):
+    # Opening hours run through lunch, but the only window for A breaks 12:00-13:30.
+    return small_hall([["A"]], hours=["08:30-17:30"], window_hours={1: ["08:30-12:00", "13:30-17:30"]}, now=now)
+
+
+def test_a_ticket_taken_while_no_window_serving_it_is_open_says_when_it_will_be_called():
+    h = lunch_hall(local_time(2026, 11, 23, 12, 30))
+    ticket = h.take("A")
+    assert ticket["called_after"] == "2026-11-23T13:30:00+08:00"
+    assert ticket["estimated_wait_min"] == pytest.approx(60, abs=0.1)  # the forecast sees the opening
+    h.open(1)  # the clerk comes back early: the citizen was told 13:30
+    assert h.at(1, "call_next")["error"]["code"] == "queue_empty"
+    h.now = local_time(2026, 11, 23, 13, 30)
+    assert h.at(1, "call_next")["ticket"]["number"] == "A001"
+
+
+def test_the_forecast_sees_a_window_closing_for_lunch():
+    h = lunch_hall(local_time(2026, 11, 23, 11, 0))
+    h.open(1)
+    for _ in range(20):
+        h.take("A")  # 8 minutes each: the window cannot see them all before its break
+    fc = h.engine.forecast(h.now)
+    last = h.engine.by_number["A020"]
+    assert fc.wait(last, h.now) >= 3 * 3600  # about 14:26, not 13:32 as if nobody took a break
+    first = h.engine.by_number["A001"]
+    assert fc.wait(first, h.now) == 0
