@@ -85,7 +85,10 @@ class PriorityPolicy:
     skill_step_minutes: float = 10.0
     # A ticket moves forward this many minutes for each person waiting in its line per window trained
     # for its business type, so a window trained for several lines helps the one falling behind.
-    line_step_minutes: float = 60.0
+    line_step_minutes: float = 10.0
+    # Line pressure gives at most this many minutes of credit, so it never puts anyone who came more
+    # than this long after a ticket ahead of it (and nobody ahead of a priority citizen).
+    line_cap_minutes: float = 20.0
 
 
 @dataclass(frozen=True)
@@ -348,8 +351,10 @@ def from_dict(raw: dict, source: str = "<memory>", base_dir: Path | None = None)
                                      minimum=1, maximum=1440)),
         skill_step_minutes=float(c.num(pr, "skill_step_minutes", "priority.skill_step_minutes", default=10,
                                        minimum=0, maximum=600)),
-        line_step_minutes=float(c.num(pr, "line_step_minutes", "priority.line_step_minutes", default=60,
+        line_step_minutes=float(c.num(pr, "line_step_minutes", "priority.line_step_minutes", default=10,
                                       minimum=0, maximum=600)),
+        line_cap_minutes=float(c.num(pr, "line_cap_minutes", "priority.line_cap_minutes", default=20,
+                                     minimum=0, maximum=600)),
     )
 
     cl = c.table(raw, "calls", "calls")

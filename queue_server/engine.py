@@ -199,6 +199,15 @@ class Engine:
     def _invalidate(self) -> None:
         self._forecast = None
 
+    def open_windows(self) -> dict[str, int]:
+        """Open windows (signed in, not paused) per business type they serve."""
+        out: dict[str, int] = {}
+        for w in self.windows.values():
+            if w.state not in (W_CLOSED, W_PAUSED):
+                for prefix in self.dispatch.serves[w.number]:
+                    out[prefix] = out.get(prefix, 0) + 1
+        return out
+
     def can_serve_today(self, number: int, now: float) -> bool:
         """Is window `number` signed in, or due to work later today by its hours?"""
         if self.windows[number].state != W_CLOSED:
@@ -316,7 +325,7 @@ class Engine:
     def _call_next(self, args: dict, now: float):
         w = self._window(args)
         self._require_free(w)
-        t = self.dispatch.choose(w.number, self._candidates(w.number, now), now)
+        t = self.dispatch.choose(w.number, self._candidates(w.number, now), now, self.open_windows())
         if t is None:
             raise Rejected("queue_empty", f"nobody is waiting for window {w.number}")
         return self._call_events(w, t, now, chosen="next")

@@ -82,13 +82,13 @@ def test_a_window_takes_its_second_business_once_it_has_waited_a_skill_step_long
 
 
 def test_a_window_helps_the_line_that_is_falling_behind():
-    # Window 1 serves A first, then B. Five people wait for B (served by one window),
-    # one for A: the B line's pressure outweighs the window's preference.
-    h = make([["A", "B"], ["B"]], skill_step=10)
+    # Window 1 serves A first, then B. Five people wait for B (two open windows serve it), one for
+    # A (one window): B's pressure, 5/2 x 10 = 20 minutes, outweighs A's 10 and the 5-minute skill step.
+    h = make([["A", "B"], ["B"]], skill_step=5, line_step=10, line_cap=20)
     for _ in range(5):
         h.take("B")
     h.take("A")
-    h.open(1)
+    h.open(1, 2)
     assert h.next(1) == "B001"
 
 
