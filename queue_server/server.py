@@ -115,84 +115,16 @@ class QueueServer:
             log.exception("unexpected failure while processing a batch of %d messages", len(waiting))
 
     # ------------------------------------------------------------------ one batch
-<<<<<<< HEAD
-    def process(self, batch: list[tuple[str, bytes]]) -> None:
-        """Handle a batch of (topic, payload) messages; used by the worker and directly by tests."""
-        resync = False
-        out: list[tuple[str, str]] = []  # (reply_to, payload)
-        to_store_requests: list[tuple[str, str, float, bool, str]] = []
-        pending_ids: list[str] = []
-        calls: list[dict] = []
-        engine = self.engine
-        # The day rolls over on time, with or without commands (this runs at least once a second).
-        to_store_events: list[tuple[dict, str | None]] = [(e, None) for e in engine.tick(self.clock())]
-        for item in batch:
-            if item is _RESYNC:
-                resync = True
-                continue
-            topic, payload = item
-            command = self.topics.command_of(topic)
-            if command is None:
-                log.warning("ignored a message on %s: not a command topic of site %s", topic, self.site.site_id)
-                continue
-            try:
-                request_id, reply_to, args = commands.parse(command, payload, self.topics.reply_prefix)
-            except commands.BadRequest as bad:
-                self._bad(command, payload, bad, out)
-                continue
-            first = self.replies.get(request_id)
-            if first is not None:  # a retry: the first answer, never a second ticket
-                self.stats["duplicates"] += 1
-                out.append((reply_to, first))
-                continue
-            now = self.clock()
-            if command in commands.QUERIES:
-                reply = engine.query(command, args, now)
-                out.append((reply_to, dumps({"v": PROTOCOL_VERSION, "request_id": request_id, **reply})))
-                continue
-            try:
-                events, reply = engine.handle(command, args, now)
-            except Exception as exc:
-                log.exception("command %s (request %s) failed inside the engine", command, request_id)
-                out.append((reply_to, dumps({"v": PROTOCOL_VERSION, "request_id": request_id, "ok": False,
-                                             "error": {"code": "internal_error", "message": str(exc)}})))
-                self.engine = engine = self._rebuild_after_failure(to_store_events, to_store_requests)
-                continue
-            self.stats["commands"] += 1
-            if not reply["ok"]:
-                self.stats["rejected"] += 1
-                log.info("refused %s from %s: %s", command, reply_to.rsplit("/", 1)[-1], reply["error"]["message"])
-            text = dumps({"v": PROTOCOL_VERSION, "request_id": request_id, **reply})
-            self.replies[request_id] = text
-            pending_ids.append(request_id)
-            to_store_events.extend((e, request_id) for e in events)
-            to_store_requests.append((request_id, command, now, reply["ok"], text))
-            out.append((reply_to, text))
-            if any(e["type"] in ("ticket_called", "ticket_recalled") for e in events):
-                calls.append(dict(engine.recent_calls[-1]))
-        if to_store_requests or to_store_events:
-            try:
-                self.store.commit(to_store_events, to_store_requests)
-            except StoreError as exc:
-                log.error("%s; refusing this batch of %d commands and rebuilding state", exc, len(pending_ids))
-                for rid in pending_ids:
-                    self.replies.pop(rid, None)
-                self.engine = self._rebuild()
-                error = {"code": "store_unavailable", "message": "the queue log could not be written; try again"}
-                out = [(rt, dumps({"v": PROTOCOL_VERSION, "request_id": json.loads(p).get("request_id"),
-                                   "ok": False, "error": error})) for rt, p in out]
-                to_store_events, calls = [], []
-        if batch:
-=======
     def process(self, messages: list[tuple[str, bytes]], resync: bool = False) -> None:
         """Handle one batch of (topic, payload) command messages, then publish what they changed."""
         batch = Batch(resync)
+        # The day rolls over on time, with or without commands (this runs at least once a second).
+        batch.events.extend((e, None) for e in self.engine.tick(self.clock()))
         for topic, payload in messages:
             self._handle(batch, topic, payload)
-        if batch.requests:
+        if batch.requests or batch.events:
             self._store(batch)
         if messages:
->>>>>>> main
             self.stats["batches"] += 1
         self._send(batch)
 
