@@ -47,6 +47,7 @@ class Engine(TicketRules, WindowRules, Views):
         self.serving: dict[str, list[int]] = {b.prefix: [w.number for w in site.windows if b.prefix in w.serves]
                                               for b in site.business_types}
         self.always_open = always_open
+        self.estimates = True  # ticket views carry the forecast (a simulation not reading them saves the work)
         self.day: str | None = None
         self.tickets: dict[str, Ticket] = {}
         self.by_number: dict[str, str] = {}

@@ -13,7 +13,7 @@ class Views:
         view = {"id": t.id, "number": t.number, "business_type": t.business_type, "item": t.item,
                 "state": t.state, "priority_group": t.priority_group, "service_day": self.day,
                 "issued_at": self.calendar.iso(t.arrival), "window": t.window}
-        if t.state == WAITING:
+        if t.state == WAITING and self.estimates:
             fc = self.forecast(now)
             wait = fc.wait(t.id, now)
             view["ahead"] = fc.ahead.get(t.id, 0)

@@ -116,6 +116,8 @@ class DayResult:
     aging_violations: int  # calls that passed over an overdue ticket the window could serve
     wall_seconds: float
     day_start: float  # local midnight of the simulated day (epoch seconds)
+    arrivals: int = 0  # citizens drawn for the day (all of them, measured or not)
+    service_s: float = 0.0  # their first visits' service seconds, summed (controls for the Erlang check)
 
     def waits(self, pred=None) -> list[float]:
         return [t.wait for t in self.tickets
@@ -133,6 +135,7 @@ class Simulation:
         self.site = site
         self.profile = profile
         self.engine = Engine(site, always_open=profile.always_open)
+        self.engine.estimates = estimates
         if line_step is not None:
             self.engine.dispatch.line_step = line_step * 60.0
         self.calendar = self.engine.calendar
@@ -529,7 +532,8 @@ class Simulation:
                                     c.appointment is not None, c.estimate, c.naive, c.ahead, measured))
         windows = {n: {"busy_s": k.busy, "staffed_s": k.staffed, "served": k.served, "serves": list(k.serves)}
                    for n, k in self.clerks.items()}
-        return DayResult(out, windows, self.commands, self.violations, wall, self.midnight)
+        return DayResult(out, windows, self.commands, self.violations, wall, self.midnight,
+                         len(self.citizens), sum(c.service for c in self.citizens))
 
 
 def _poisson(rng: random.Random, lam: float) -> int:
