@@ -118,6 +118,7 @@ class DayResult:
     day_start: float  # local midnight of the simulated day (epoch seconds)
     arrivals: int = 0  # citizens drawn for the day (all of them, measured or not)
     service_s: float = 0.0  # their first visits' service seconds, summed (controls for the Erlang check)
+    ended_at: float = 0.0  # the last simulated moment (epoch seconds)
 
     def waits(self, pred=None) -> list[float]:
         return [t.wait for t in self.tickets
@@ -533,7 +534,7 @@ class Simulation:
         windows = {n: {"busy_s": k.busy, "staffed_s": k.staffed, "served": k.served, "serves": list(k.serves)}
                    for n, k in self.clerks.items()}
         return DayResult(out, windows, self.commands, self.violations, wall, self.midnight,
-                         len(self.citizens), sum(c.service for c in self.citizens))
+                         len(self.citizens), sum(c.service for c in self.citizens), self.now)
 
 
 def _poisson(rng: random.Random, lam: float) -> int:
