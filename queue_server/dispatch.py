@@ -154,8 +154,12 @@ class Forecast:
 
     def __init__(self, dispatch: Dispatch, windows: dict[int, WindowState], tickets: dict[str, Ticket],
                  waiting: Iterable[Ticket], expected: Callable[[Ticket], float], now: float,
-                 plans: dict[int, list[tuple[float, float]]] | None = None):
+                 plans: dict[int, list[tuple[float, float]]] | None = None, jump_work: float = 0.0):
         self.now = now
+        # Priority citizens still to come jump ahead of a plain ticket if they arrive within their head
+        # start (plus the line cap) of it: `jump_work` is their expected work per second (seen lately).
+        self.jump_work = jump_work
+        self.delay: dict[str, float] = {}
         self.dispatch = dispatch
         self.expected = expected
         # When each window may call: spans from its hours (Engine.work_plan); default: open ones, all day.
@@ -163,6 +167,7 @@ class Forecast:
             n: ([] if w.state == W_CLOSED else [(now, INF)]) for n, w in windows.items()}
         self.free_at: dict[int, float] = {}
         self.open_windows: dict[str, int] = {}
+        self.open_total = sum(1 for w in windows.values() if w.state not in (W_CLOSED, W_PAUSED))
         for number, w in windows.items():
             if w.state not in (W_CLOSED, W_PAUSED):
                 for prefix in dispatch.serves[number]:
@@ -270,6 +275,10 @@ class Forecast:
         self.line_length[t.business_type] = self.ahead[t.id] + 1
         self.order.setdefault(t.business_type, []).append(t)
         self.start[t.id] = start
+        if start is not None and self.jump_work and t.priority_group is None and t.target_window is None:
+            reach = min(start, t.rank + self.dispatch.head_start + self.dispatch.line_cap) - self.now
+            if reach > 0:
+                self.delay[t.id] = self.jump_work * reach / max(1, self.open_total)
 
     def _best_window(self, t: Ticket) -> int | None:
         if t.target_window is not None:
@@ -294,7 +303,7 @@ class Forecast:
     def wait(self, ticket_id: str, now: float) -> float | None:
         """Expected seconds from `now` until the ticket is called (None: no open window serves it)."""
         start = self.start.get(ticket_id)
-        return None if start is None else max(0.0, start - now)
+        return None if start is None else max(0.0, start + self.delay.get(ticket_id, 0.0) - now)
 
     def peek(self, prefix: str, now: float) -> float | None:
         """Expected wait for a plain ticket of `prefix` taken at `now`, without adding one."""

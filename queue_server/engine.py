@@ -28,6 +28,7 @@ from queue_server.windows import WindowRules
 RECENT_CALLS = 20
 PRIOR_WEIGHT = 5.0  # how many observed services the catalogue's service time is worth
 FORECAST_MAX_AGE = 30.0  # seconds a forecast is reused while only plain tickets join the end
+PRIORITY_WINDOW = 3600.0  # the forecast expects priority citizens at the rate of the last hour
 
 COMMANDS = ("issue", "cancel", "sign_in", "sign_out", "pause", "resume", "call_next", "call", "recall", "start",
             "finish", "no_show", "transfer", "hold", "call_back", "rate", "set_business_type")
@@ -64,6 +65,7 @@ class Engine(TicketRules, WindowRules, Views):
         self.changed_windows: set[int] = set()
         self.changed_types: set[str] = set()
         self._forecast: Forecast | None = None
+        self.priority_recent: list[Ticket] = []  # priority tickets of the last hour (for the forecast)
 
     def handle(self, command: str, args: dict[str, Any], now: float) -> tuple[list[dict], dict]:
         """Decide and apply one command. Returns (events, reply); a refusal is a reply with ok=False."""
@@ -149,8 +151,14 @@ class Engine(TicketRules, WindowRules, Views):
             waiting += [t for line in self.targeted.values() for t in line.values()]
             plans = {n: self.work_plan(n, now) for n in self.windows}
             self._forecast = Forecast(self.dispatch, self.windows, self.tickets, waiting,
-                                      self.expected_service, now, plans)
+                                      self.expected_service, now, plans, self._priority_work(now))
         return self._forecast
+
+    def _priority_work(self, now: float) -> float:
+        """Expected service seconds per second brought by priority citizens over the last hour."""
+        recent = [t for t in self.priority_recent if now - t.arrival <= PRIORITY_WINDOW]
+        self.priority_recent = recent
+        return sum(self.expected_service(t) for t in recent) / PRIORITY_WINDOW
 
     def _invalidate(self) -> None:
         self._forecast = None
@@ -158,6 +166,7 @@ class Engine(TicketRules, WindowRules, Views):
     def _on_day_started(self, e: dict) -> None:
         self.day = e["day"]
         self.tickets.clear()
+        self.priority_recent = []
         self.by_number.clear()
         for line in self.lines.values():
             line.clear()

