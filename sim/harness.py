@@ -231,34 +231,42 @@ class Simulation:
                     if groups and rng.random() < p.priority_share:
                         c.priority_group = rng.choice(groups)
                     self.citizens.append(c)
-        # Appointments: one-hour slots through the opening hours; citizens check in around the slot.
         if p.appointments_per_hour > 0:
-            spans = self.site.hours_on(self.day.weekday())
-            total = sum(weights.values())
-            mix = [(pre, w / total) for pre, w in sorted(weights.items())]
-            n = 0
-            for s in spans:
-                slot = s.start.hour + s.start.minute / 60
-                end = s.end.hour + s.end.minute / 60
-                while slot + 0.5 <= end:
-                    k = _poisson(rng, p.appointments_per_hour * min(1.0, end - slot))
-                    for _ in range(k):
-                        r, acc = rng.random(), 0.0
-                        pre = mix[-1][0]
-                        for q, share in mix:
-                            acc += share
-                            if r < acc:
-                                pre = q
-                                break
-                        start = self.hour(slot)
-                        arrival = start + rng.uniform(-15 * 60, 10 * 60)
-                        arrival = min(max(arrival, self.hour(s.start.hour + s.start.minute / 60)), self.hour(end) - 60)
-                        item, service = service_of(pre)
-                        n += 1
-                        self.citizens.append(Citizen(arrival=arrival, business_type=pre, service=service, item=item,
-                                                     appointment=start, ref=f"apt-{n}"))
-                    slot += 1.0
+            self._make_appointments(weights, service_of)
         self.citizens.sort(key=lambda c: c.arrival)
+        self._draw_behaviour(prefixes)
+
+    def _make_appointments(self, weights: dict[str, float], service_of) -> None:
+        """One-hour slots through the opening hours; citizens check in around their slot."""
+        rng, p = self.citizen_rng, self.profile
+        spans = self.site.hours_on(self.day.weekday())
+        total = sum(weights.values())
+        mix = [(pre, w / total) for pre, w in sorted(weights.items())]
+        n = 0
+        for s in spans:
+            slot = s.start.hour + s.start.minute / 60
+            end = s.end.hour + s.end.minute / 60
+            while slot + 0.5 <= end:
+                k = _poisson(rng, p.appointments_per_hour * min(1.0, end - slot))
+                for _ in range(k):
+                    r, acc = rng.random(), 0.0
+                    pre = mix[-1][0]
+                    for q, share in mix:
+                        acc += share
+                        if r < acc:
+                            pre = q
+                            break
+                    start = self.hour(slot)
+                    arrival = start + rng.uniform(-15 * 60, 10 * 60)
+                    arrival = min(max(arrival, self.hour(s.start.hour + s.start.minute / 60)), self.hour(end) - 60)
+                    item, service = service_of(pre)
+                    n += 1
+                    self.citizens.append(Citizen(arrival=arrival, business_type=pre, service=service, item=item,
+                                                 appointment=start, ref=f"apt-{n}"))
+                slot += 1.0
+
+    def _draw_behaviour(self, prefixes: list[str]) -> None:
+        rng, p = self.citizen_rng, self.profile
         for c in self.citizens:
             # Behaviour is drawn for every citizen in the same order, so runs stay comparable.
             r_absent, r_back, r_transfer, r_hold = rng.random(), rng.random(), rng.random(), rng.random()
