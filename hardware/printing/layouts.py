@@ -152,12 +152,6 @@ def _stamp(site: Any, t: datetime | str) -> str:
     return _local(site, t).strftime("%Y-%m-%d %H:%M")
 
 
-def hours_summary(site: Any, lang: str) -> str:
-    """Opening hours in one text, e.g. "周一至周五 08:30-12:00, 13:30-17:30；周六 09:00-12:00"."""
-    sep = "；" if lang == "zh" else "; "
-    return sep.join(hours_lines(site, lang)) or T[lang]["closed_day"]
-
-
 def issuing_hours(site: Any, business_type: Any) -> dict[str, tuple]:
     """When tickets of `business_type` are issued, per weekday: its own issuing hours cut to the hall's
     opening hours of that day (a Saturday morning stays a Saturday morning), else the opening hours."""
