@@ -401,3 +401,16 @@ def test_a_slip_cut_short_by_the_paper_is_not_printed_again_on_the_spare(hall_wi
     outcome = h.take()
     assert outcome.issued and outcome.printer == "k1-main" and outcome.slip_printed is False
     assert h.spare.lines() == [] and h.client.cancelled == []
+
+
+def test_a_ticket_issued_during_the_lunch_break_prints_when_it_will_be_called(hall):
+    issue = hall.client.issue
+
+    def lunch_issue(*args, **kwargs):
+        reply = issue(*args, **kwargs)
+        reply["ticket"]["called_after"] = "2026-11-23T13:30:00+08:00"
+        return reply
+
+    hall.client.issue = lunch_issue
+    assert hall.take(item=None).issued
+    assert hall.primary.find("13:30 后叫号") is not None
