@@ -122,11 +122,13 @@ def test_a_full_input_buffer_stops_the_printer_reading_its_port():
                 sent += sock.send(block)
             except BlockingIOError:
                 full = True
-        time.sleep(0.1)
-        stalled_at = len(fp.received)
-        assert full and stalled_at <= 1024 + 4096 < sent  # the printer stopped reading its port
-        time.sleep(0.05)
-        assert len(fp.received) == stalled_at
+        assert full
+        stalled_at, since = len(fp.received), time.monotonic()
+        while time.monotonic() - since < 0.2:  # until it has read nothing for 200 ms (a loaded machine)
+            time.sleep(0.01)
+            if len(fp.received) != stalled_at:
+                stalled_at, since = len(fp.received), time.monotonic()
+        assert stalled_at <= 1024 + 4096 < sent  # the printer stopped reading its port
         clock.t = 1000.0  # time passes, the head prints, the printer reads again
         assert wait_until(lambda: len(fp.received) > stalled_at, 2)
         sock.close()
