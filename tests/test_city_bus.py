@@ -1,0 +1,72 @@
+"""The city bus: a 3-node NATS cluster with its MQTT listener, started, probed, killed, failed over."""
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import tempfile
+import threading
+
+import pytest
+
+from city.failover import FailoverTransport, parse_nodes, safe_client_id
+from city.nats import CityBus, mqtt_probe
+from tests.support import wait_until
+
+
+@pytest.fixture(scope="module")
+def bus():
+    state = tempfile.mkdtemp(prefix="onewindow-citybus-")
+    with CityBus(state, nodes=3) as b:
+        yield b
+    shutil.rmtree(state, ignore_errors=True)
+
+
+def test_every_node_accepts_a_real_mqtt_connect_with_the_password_and_refuses_a_wrong_one(bus):
+    for s in bus.settings:
+        assert mqtt_probe(s) is None
+    wrong = dataclasses.replace(bus.settings[0], password="wrong")
+    assert mqtt_probe(wrong) in ("bad user name or password", "not authorised")
+    assert mqtt_probe(dataclasses.replace(bus.settings[0], username=None, password=None)) is not None
+    conf = (bus.state_dir / "n1" / "nats.conf").read_text()
+    assert "jetstream" in conf and "mqtt" in conf and "routes" in conf
+
+
+def test_retained_state_published_on_one_node_reaches_a_late_subscriber_on_another(bus):
+    seen: dict[str, bytes] = {}
+    lock = threading.Lock()
+
+    def on_message(topic, payload):
+        with lock:
+            seen[topic] = payload
+
+    with FailoverTransport(bus.settings[:1], "s1", "pub-1", presence=False) as pub:
+        for i in range(20):
+            pub.publish(f"onewindow/s{i % 4}/state/window/{i}", {"window": i}, retain=True)
+        pub.publish("onewindow/s0/state/window/0", {"window": 0, "state": "serving"}, retain=True)
+        with FailoverTransport(bus.settings[2:], "city", "late-1", presence=False) as sub:
+            sub.subscribe("onewindow/+/state/#", on_message)
+            assert wait_until(lambda: len(seen) == 20 and b"serving" in seen["onewindow/s0/state/window/0"], 15), \
+                len(seen)
+
+def test_a_client_moves_to_the_next_node_when_its_node_dies_and_the_node_comes_back(bus):
+    got = []
+    with FailoverTransport(bus.settings, "s9", "mover-1", switch_after=1.0) as pub, \
+            FailoverTransport(bus.settings[1:], "city", "watcher-1", presence=False) as sub:
+        sub.subscribe("onewindow/s9/event/call", lambda t, p: got.append(p))
+        pub.publish("onewindow/s9/event/call", b"before")
+        assert wait_until(lambda: b"before" in got, 10)
+        assert pub.index == 0
+        bus.kill(0)
+        assert wait_until(lambda: pub.index != 0 and pub.connected, 30)
+        assert wait_until(lambda: (pub.publish("onewindow/s9/event/call", b"after") or b"after" in got), 30)
+    assert wait_until(lambda: bus.alive(0), 10)
+    assert bus.wait_ready(0, 30)
+    assert bus.nodes[0].restarts >= 1
+
+
+def test_node_lists_and_client_ids():
+    nodes = parse_nodes("mqtt://a:1884, mqtt://b:1885", username="u", password="p")
+    assert [(n.host, n.port, n.username) for n in nodes] == [("a", 1884, "u"), ("b", 1885, "u")]
+    assert safe_client_id("city-bridge-demo.county/1") == "city-bridge-demo_county_1"
+    with pytest.raises(ValueError):
+        parse_nodes(" , ")
