@@ -316,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
         figures.update(skills_check(max(4, int(30 * scale)), pool))
         figures.update(priority_check(max(4, int(30 * scale)), pool))
         figures.update(county_day(max(4, int(20 * scale)), pool, fresh_days=max(5, int(100 * scale))))
-        figures.update(city_day(max(2, int(6 * scale)), pool))
+        figures.update(city_day(max(2, int(3 * scale)), pool))
     finally:
         if pool is not None:
             pool.close()
