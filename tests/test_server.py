@@ -108,6 +108,7 @@ def test_a_restarted_server_has_the_same_hall(tmp_path, county, clock):
     first = QueueServer(county, Store(tmp_path / "q.db", SITE, county.timezone), RecordingTransport(), clock=clock)
     first.process([command("issue", business_type=p, request_id=f"i{n}") for n, p in enumerate("AABCA")])
     first.process([command("sign_in", window=2, clerk="wang"), command("call_next", window=2, clerk="wang")])
+    first.store.close()  # one server per site and database: the first one has stopped
     again = QueueServer(county, Store(tmp_path / "q.db", SITE, county.timezone), RecordingTransport(), clock=clock)
     assert again.engine.snapshot(clock()) == first.engine.snapshot(clock())
     transport = again.transport
@@ -125,6 +126,7 @@ def test_two_sites_share_one_database_without_mixing(tmp_path, county, village, 
     rows = sqlite3.connect(db).execute("SELECT site_id, id, ticket FROM events WHERE type = 'ticket_issued'").fetchall()
     assert {r[0] for r in rows} == {"demo-county", "demo-village"}
     assert len({r[1] for r in rows}) == 2
+    point.store.close()
     again = QueueServer(village, Store(db, village.site_id, village.timezone), RecordingTransport(), clock=clock)
     assert list(again.engine.by_number) == ["A001"] and len(again.engine.tickets) == 1
 

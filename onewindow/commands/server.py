@@ -21,6 +21,10 @@ def register(sub) -> None:
     add_config_argument(p)
     add_broker_arguments(p, default="mqtt://127.0.0.1:1883")
     p.add_argument("--db", default=None, help="SQLite event log (default: var/<site id>.db)")
+    p.add_argument("--backup", default=None, metavar="FILE",
+                   help="back the log up to FILE while running (default: var/<site id>.backup.db)")
+    p.add_argument("--backup-every", type=float, default=300.0, metavar="SECONDS",
+                   help="seconds between backups (default 300; 0: no backups)")
     p.add_argument("--always-open", action="store_true",
                    help="issue tickets at any hour (for benchmarks and demos outside opening hours)")
     p.set_defaults(func=run)
@@ -29,13 +33,23 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from onewindow.mqtt import MqttTransport
     from queue_server.server import QueueServer
-    from queue_server.store import Store
+    from queue_server.backup import BackupSchedule
+    from queue_server.store import DatabaseUnusable, Store
 
     site = site_or_report(args)
     if site is None:
         return 1
     db = Path(args.db or f"var/{site.site_id}.db")
-    store = Store(db, site.site_id, site.timezone)
+    try:
+        store = Store(db, site.site_id, site.timezone)
+    except DatabaseUnusable as exc:
+        log.error("cannot start: %s", exc)
+        print(f"server: {exc}")
+        return 1
+    backups = None
+    if args.backup_every > 0:
+        backups = BackupSchedule(db, args.backup or db.with_name(f"{db.stem}.backup.db"), args.backup_every,
+                                 site.site_id).start()
     settings = settings_from_args(args)
     transport = MqttTransport(settings, site.site_id, client_id=f"server-{site.site_id}", role="server",
                               loop="select", idle_interval=0.25)
@@ -54,5 +68,7 @@ def run(args: argparse.Namespace) -> int:
     log.info("stopping: %s", server.stats)
     server.stop()
     transport.stop()
+    if backups is not None:
+        backups.stop()
     store.close()
     return 0
