@@ -19,6 +19,7 @@ from typing import Callable, Protocol
 
 from onewindow import PROTOCOL_VERSION, __version__
 from onewindow.config import SiteConfig
+from onewindow.logsafe import SenderLog, escape
 from onewindow.topics import Topics
 from queue_server import commands
 from queue_server.engine import Engine
@@ -62,6 +63,7 @@ class QueueServer:
         self._queue_dirty: set[str] = set()
         self._queue_published: dict[str, float] = {}
         self._site_day: str | None = None
+        self.bad_log = SenderLog(log)  # bad input: a few lines per sender, then one summary line
 
     # ------------------------------------------------------------------ life cycle
     def _rebuild(self) -> Engine:
@@ -218,6 +220,8 @@ class QueueServer:
         self._publish_state(full=resync)
         if self.store.checkpoint_due():
             self.store.checkpoint()
+        if self.bad_log.suppressed_total:
+            self.bad_log.flush()
 
     def _rebuild_after_failure(self, events, requests) -> Engine:
         """An engine error may have left state half-changed: write what the batch did so far, then rebuild."""
@@ -227,10 +231,13 @@ class QueueServer:
             requests.clear()
         return self._rebuild()
 
-    def _bad(self, command: str, payload: bytes, bad: commands.BadRequest, out: list) -> None:
+    def _bad(self, command: str, payload: bytes, bad: commands.BadRequest, out: list,
+             sender: str | None = None) -> None:
         self.stats["bad"] += 1
-        shown = commands.mask_text(payload[:200].decode("utf-8", "replace"))
-        log.warning("bad %s command (%s: %s): %s", command, bad.code, bad.message, shown)
+        if sender is None:
+            sender = bad.reply_to.rsplit("/", 1)[-1] if bad.reply_to else "(unknown sender)"
+        self.bad_log.warning(sender, bad.code, f"bad {escape(command)!s} command from {sender} ({bad.code}: "
+                             f"{commands.mask_text(bad.message)}): {commands.log_excerpt(payload)}")
         if bad.reply_to is not None:
             out.append((bad.reply_to, dumps({"v": PROTOCOL_VERSION, "request_id": bad.request_id, "ok": False,
                                              "error": {"code": bad.code, "message": bad.message}})))
