@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "hardware.printing.cli",
     "sim.cli",
     "queue_server.backup_command",
+    "broker.credentials_command",
 ]
 
 
