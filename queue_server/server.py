@@ -23,6 +23,7 @@ from onewindow.logsafe import SenderLog, escape
 from onewindow.topics import Topics
 from queue_server import commands
 from queue_server.engine import Engine
+from queue_server.roles import Roles
 from queue_server.store import Store, StoreError
 
 log = logging.getLogger("onewindow.server")
@@ -47,8 +48,13 @@ def dumps(obj: dict) -> str:
 
 class QueueServer:
     def __init__(self, site: SiteConfig, store: Store, transport: Transport,
-                 clock: Callable[[], float] = time.time, always_open: bool = False):
+                 clock: Callable[[], float] = time.time, always_open: bool = False, roles: Roles | None = None):
+        """`roles`: who may send what (docs/SECURITY.md); None: any sender may send any command (an open
+        site, for tests and development only)."""
         self.site = site
+        self.roles = roles
+        if roles is not None:
+            roles.ticket_window = self._ticket_window
         self.store = store
         self.transport = transport
         self.clock = clock
@@ -57,7 +63,7 @@ class QueueServer:
         self.inbox: queue.SimpleQueue = queue.SimpleQueue()
         self.replies: dict[str, str] = {}
         self.engine = self._rebuild()
-        self.stats = {"commands": 0, "duplicates": 0, "rejected": 0, "bad": 0, "batches": 0}
+        self.stats = {"commands": 0, "duplicates": 0, "rejected": 0, "bad": 0, "batches": 0, "forbidden": 0}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._queue_dirty: set[str] = set()
@@ -153,14 +159,16 @@ class QueueServer:
                 resync = True
                 continue
             topic, payload = item
-            command = self.topics.command_of(topic)
-            if command is None:
-                log.warning("ignored a message on %s: not a command topic of site %s", topic, self.site.site_id)
+            found = self.topics.sender_and_command(topic)
+            if found is None:
+                self.bad_log.warning("(wrong topic)", "wrong_topic", f"ignored a message on {topic}: not a "
+                                     f"command topic of site {self.site.site_id}")
                 continue
+            sender, command = found
             try:
-                request_id, reply_to, args = commands.parse(command, payload, self.topics.reply_prefix)
+                request_id, reply_to, args = self._parse(sender, command, payload)
             except commands.BadRequest as bad:
-                self._bad(command, payload, bad, out)
+                self._bad(command, payload, bad, out, sender)
                 continue
             first = self.replies.get(request_id)
             if first is not None:  # a retry: the first answer, never a second ticket
@@ -168,6 +176,15 @@ class QueueServer:
                 out.append((reply_to, first))
                 continue
             now = self.clock()
+            refusal = self.roles.check(sender, command, args) if self.roles is not None else None
+            if refusal is not None:
+                self.stats["forbidden"] += 1
+                self.bad_log.warning(sender, refusal.code, f"refused {command} from {sender}: {refusal.message}")
+                out.append((reply_to, dumps({"v": PROTOCOL_VERSION, "request_id": request_id, "ok": False,
+                                             "error": {"code": refusal.code, "message": refusal.message}})))
+                continue
+            if command == "issue" and self.roles is not None and self.roles.role_of(sender) == "kiosk":
+                args["kiosk"] = sender  # the ticket records the kiosk that issued it, as the broker knows it
             if command in commands.QUERIES:
                 reply = engine.query(command, args, now)
                 out.append((reply_to, dumps({"v": PROTOCOL_VERSION, "request_id": request_id, **reply})))
@@ -230,6 +247,27 @@ class QueueServer:
             events.clear()
             requests.clear()
         return self._rebuild()
+
+    def _parse(self, sender: str, command: str, payload: bytes) -> tuple[str, str, dict]:
+        """Check a payload; replies go only to the sender's own reply topic (no reflection onto others)."""
+        own = self.topics.reply(sender)
+        if not commands.CLIENT_ID_RE.fullmatch(sender):
+            raise commands.BadRequest("bad_sender", "the client name in the topic is not valid")
+        try:
+            request_id, reply_to, args = commands.parse(command, payload, self.topics.reply_prefix)
+        except commands.BadRequest as bad:
+            bad.reply_to = own if bad.reply_to is not None else None
+            raise
+        if reply_to != own:
+            raise commands.BadRequest("bad_reply_to", f"reply_to must be {own}: the topic says you are {sender}",
+                                      request_id, own)
+        return request_id, reply_to, args
+
+    def _ticket_window(self, ref: str) -> int | None:
+        """The window a ticket of today is (or was last) at, for the role check of ratings."""
+        tid = self.engine.by_number.get(ref, ref)
+        ticket = self.engine.tickets.get(tid)
+        return ticket.window if ticket is not None else None
 
     def _bad(self, command: str, payload: bytes, bad: commands.BadRequest, out: list,
              sender: str | None = None) -> None:

@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from onewindow import PROTOCOL_VERSION
 from onewindow.client import QueueClient
 from onewindow.mqtt import MqttTransport
 from tests.server_process import ServerProcess
@@ -122,7 +123,7 @@ def test_a_late_subscriber_is_whole_at_once_even_after_a_broker_crash(site_up):
 
 def malformed_payloads(rng: random.Random, command: str, reply_to: str):
     """(payload, has_valid_reply_to) pairs that are each invalid by construction."""
-    good = {"v": 1, "request_id": "r-1", "reply_to": reply_to, "business_type": "A", "window": 1,
+    good = {"v": PROTOCOL_VERSION, "request_id": "r-1", "reply_to": reply_to, "business_type": "A", "window": 1,
             "clerk": "wang", "ticket": "A001", "score": 5, "open": True}
     text = json.dumps(good)
     yield text[: rng.randint(0, len(text) - 1)].encode(), False  # truncated JSON
@@ -132,7 +133,7 @@ def malformed_payloads(rng: random.Random, command: str, reply_to: str):
     field = rng.choice(["v", "request_id", "window", "clerk", "ticket", "score", "business_type", "open",
                         "extra", "id_number"])
     if field == "v":
-        bad["v"] = rng.choice([0, 2, "1", None])
+        bad["v"] = rng.choice([0, 1, 3, "2", None])
     elif field == "request_id":
         bad["request_id"] = rng.choice(["", "a" * 65, "has space", 7])
         yield json.dumps(bad).encode(), True
@@ -162,10 +163,10 @@ def test_thousands_of_malformed_payloads_on_every_command_topic_leave_the_server
     while sent < 3000:
         for command in SCHEMAS:
             for payload, answerable in malformed_payloads(rng, command, f"onewindow/{SITE}/reply/fuzz"):
-                fuzzer.transport.publish(f"onewindow/{SITE}/cmd/{command}", payload, qos=1)
+                fuzzer.transport.publish(f"onewindow/{SITE}/cmd/fuzz/{command}", payload, qos=1)
                 sent += 1
                 with_reply += answerable
-    fuzzer.transport.publish(f"onewindow/{SITE}/cmd/no_such_command", b"{}", qos=1)
+    fuzzer.transport.publish(f"onewindow/{SITE}/cmd/fuzz/no_such_command", b"{}", qos=1)
     # The server still answers a valid request afterwards.
     reply = client("kiosk-after").issue("A")
     assert reply["ok"] and reply["ticket"]["number"] == "A001"

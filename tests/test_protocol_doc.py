@@ -28,7 +28,7 @@ def test_every_command_argument_is_documented():
 
 def test_every_topic_is_documented():
     t = Topics("{site}")
-    topics = [t.cmd("{command}"), t.reply("{client}"), t.site, t.catalogue, t.window("{n}"),
+    topics = [t.cmd("{command}", "{client}"), t.reply("{client}"), t.site, t.catalogue, t.window("{n}"),
               t.queue("{prefix}"), t.display, t.calls, t.log, t.print_events, t.presence("{client}"),
               t.device_status("{device}")]
     missing = [topic for topic in topics if not documented(topic)]

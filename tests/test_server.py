@@ -7,7 +7,7 @@ import sqlite3
 
 import pytest
 
-from onewindow import config
+from onewindow import PROTOCOL_VERSION, config
 from queue_server.server import QueueServer
 from queue_server.store import Store
 
@@ -36,8 +36,8 @@ class RecordingTransport:
 def command(name, site=SITE, client="k1", **args):
     rid = args.pop("request_id", None) or f"{name}-{id(args)}-{len(args)}-{sorted(args.items())}"[:60]
     rid = "".join(ch if ch.isalnum() or ch in "_.:-" else "-" for ch in rid)
-    body = {"v": 1, "request_id": rid, "reply_to": f"onewindow/{site}/reply/{client}", **args}
-    return (f"onewindow/{site}/cmd/{name}", json.dumps(body).encode())
+    body = {"v": PROTOCOL_VERSION, "request_id": rid, "reply_to": f"onewindow/{site}/reply/{client}", **args}
+    return (f"onewindow/{site}/cmd/{client}/{name}", json.dumps(body).encode())
 
 
 @pytest.fixture
