@@ -24,6 +24,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from onewindow.broker import read_credentials
 from onewindow.config import Device, SiteConfig
 
 ITERATIONS = 101  # mosquitto_passwd's own default; each connect pays for it once
@@ -124,20 +125,6 @@ class SecurityFiles:
 
     def exists(self) -> bool:
         return all(p.exists() for p in (self.passwd, self.acl, self.ca, self.cert, self.key))
-
-
-def read_credentials(path: str | Path) -> dict[str, str]:
-    """A device credential file: `key = value` lines (username, password, ca, url, site)."""
-    out: dict[str, str] = {}
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return out
-    for line in text.splitlines():
-        if "=" in line and not line.lstrip().startswith("#"):
-            key, _, value = line.partition("=")
-            out[key.strip()] = value.strip()
-    return out
 
 
 def _owned(path: Path, mode: int, group: str | None = "mosquitto") -> None:

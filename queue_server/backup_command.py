@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from onewindow.commands.config_check import add_config_argument, site_or_report
+from onewindow.config import add_config_argument, site_or_report
 from queue_server.backup import backup_database, restore
 from queue_server.dbguard import DatabaseUnusable
 

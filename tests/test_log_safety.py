@@ -9,7 +9,7 @@ import pytest
 from onewindow import PROTOCOL_VERSION
 from onewindow.logsafe import SenderLog, add_rotating_file, escape
 from queue_server.commands import BadRequest, contains_personal_data, log_excerpt, mask_text, parse
-from tests.test_server import SITE, command, server  # noqa: F401  (fixture)
+from tests.test_server import SITE, command, hall  # noqa: F401  (fixture)
 
 REPLY = f"onewindow/{SITE}/reply/"
 
@@ -91,29 +91,28 @@ def test_bad_input_is_rate_limited_per_sender_with_a_summary():
     assert "bad_json: 99,995" in handler.lines[-1]
 
 
-def test_the_server_logs_a_flood_of_bad_commands_in_a_few_lines(server, caplog):
-    srv, transport = server
+def test_the_server_logs_a_flood_of_bad_commands_in_a_few_lines(hall, caplog):
+    srv = hall.server
     caplog.set_level(logging.WARNING, logger="onewindow.server")
     flood = [(f"onewindow/{SITE}/cmd/flooder/issue", b'{"v": 1, "reply_to": "' + REPLY.encode() + b'flooder", "x":\n')
              for _ in range(5000)]
-    srv.process(flood)
+    hall.send(*flood)
     srv.bad_log.flush(force=True)
     lines = [r.getMessage() for r in caplog.records if r.name == "onewindow.server"]
     assert len(lines) <= 6 and "suppressed 4,995 more" in lines[-1]
     assert srv.stats["bad"] == 5000
 
 
-def test_the_server_masks_and_escapes_a_bad_payload(server, caplog):
-    srv, transport = server
+def test_the_server_masks_and_escapes_a_bad_payload(hall, caplog):
     caplog.set_level(logging.WARNING, logger="onewindow.server")
     body = {"v": PROTOCOL_VERSION, "request_id": "r1", "reply_to": REPLY + "k1", "business_type": "A",
             "note\n12:00 INFO forged": "x" * 150 + "１１０１０１ １９９００３０７ １２３４"}
-    srv.process([(f"onewindow/{SITE}/cmd/k1/issue", json.dumps(body, ensure_ascii=False).encode())])
+    hall.send((f"onewindow/{SITE}/cmd/k1/issue", json.dumps(body, ensure_ascii=False).encode()))
     text = caplog.text
     assert "personal_data" in text and "１９９００３０７" not in text and "19900307" not in text
     caplog.clear()
     raw = b'{"v": 2, "reply_to": "x"\n12:00:00 INFO onewindow.server: issued A001\x1b[2J\r'
-    srv.process([(f"onewindow/{SITE}/cmd/k1/issue", raw)])
+    hall.send((f"onewindow/{SITE}/cmd/k1/issue", raw))
     [line] = [r.getMessage() for r in caplog.records]
     assert "\n" not in line and "\x1b" not in line and "\r" not in line and "\\n12:00:00 INFO" in line
 

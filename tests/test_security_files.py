@@ -106,7 +106,7 @@ def test_the_device_registry_is_validated(county_module):
 
 
 def test_the_command_line_writes_the_files(tmp_path):
-    from onewindow.cli import main
+    from cli.main import main
     assert main(["credentials", "--out", str(tmp_path / "s"), "--host", "hall.local", "--host", "10.0.0.5",
                  "--url", "mqtts://hall.local:8883"]) == 0
     text = (tmp_path / "s" / "devices" / "kiosk-1.conf").read_text()

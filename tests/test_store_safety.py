@@ -11,30 +11,29 @@ from pathlib import Path
 
 import pytest
 
-from onewindow.cli import main as cli_main
+from cli.main import main as cli_main
 from queue_server.backup import BackupSchedule, backup_database, restore
 from queue_server.dbguard import lock_path, marker_path
-from queue_server.server import QueueServer
 from queue_server.store import DatabaseUnusable, Store
-from tests.test_server import SITE, RecordingTransport, command
+from tests.test_server import SITE, Hall, command
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _issue(srv: QueueServer, n: int, prefix: str = "A", tag: str = "r") -> list[str]:
-    srv.process([command("issue", business_type=prefix, request_id=f"{tag}{i}") for i in range(n)])
-    return [r["ticket"]["number"] for r in srv.transport.replies()[-n:]]
+def _issue(hall: Hall, n: int, prefix: str = "A", tag: str = "r") -> list[str]:
+    hall.send(*[command("issue", business_type=prefix, request_id=f"{tag}{i}") for i in range(n)])
+    return [r["ticket"]["number"] for r in hall.replies()[-n:]]
 
 
-def _hall(db: Path, county, clock) -> QueueServer:
-    return QueueServer(county, Store(db, SITE, county.timezone), RecordingTransport(), clock=clock)
+def _hall(db: Path, county, clock) -> Hall:
+    return Hall(county, Store(db, SITE, county.timezone), clock)
 
 
 def _filled_db(tmp_path: Path, county, clock, tickets: int = 30) -> Path:
     db = tmp_path / "hall.db"
     srv = _hall(db, county, clock)
     _issue(srv, tickets)
-    srv.store.close()
+    srv.server.store.close()
     return db
 
 
@@ -140,7 +139,7 @@ def test_an_older_copy_put_in_place_is_refused(tmp_path, county, clock):
     backup_database(db, tmp_path / "old.db", SITE)
     clock.advance(86400)  # the next service day
     _issue(srv, 5, tag="d2-")
-    srv.store.close()
+    srv.server.store.close()
     db.unlink()
     (tmp_path / "old.db").rename(db)
     with pytest.raises(DatabaseUnusable, match=r"ends at event \d+ of site demo-county"):
@@ -156,7 +155,7 @@ def test_backup_while_serving_then_restore_continues_the_numbering(tmp_path, cou
     _issue(srv, 2, tag="late")
     schedule.stop()  # one last backup on stop
     assert schedule.done == 2 and (tmp_path / "backup.db.1").exists()
-    srv.store.close()
+    srv.server.store.close()
     with open(db, "r+b") as f:  # the disk goes bad
         f.truncate(3000)
     config = ["--config", county.source] if county.source != "<memory>" else []
