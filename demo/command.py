@@ -9,6 +9,7 @@ import threading
 import time
 from pathlib import Path
 
+from broker import security
 from broker.mosquitto import BrokerError, ManagedBroker
 from demo.hall import SimulatedHall
 from demo.view import HallView, render, summary_line
@@ -63,16 +64,14 @@ def run(args: argparse.Namespace) -> int:
     broker = None
     server = sim = view_transport = None
     try:
-        if args.broker:
-            settings = BrokerSettings.from_url(args.broker)
-        else:
-            try:
-                broker = ManagedBroker(state / "broker", port=args.port).start()
-            except BrokerError as exc:
-                print(f"cannot start the demo's broker: {exc}", file=sys.stderr)
-                return 1
-            settings = broker.settings
-        server = ServerChild(settings.url, state / f"{site.site_id}.db", site.source, log_path=state / "server.log")
+        try:
+            broker, settings_for, server_args = _hall_broker(args, site, state)
+        except BrokerError as exc:
+            print(f"cannot start the demo's broker: {exc}", file=sys.stderr)
+            return 1
+        settings = settings_for("demo-view", "display")
+        server = ServerChild(settings.url, state / f"{site.site_id}.db", site.source, log_path=state / "server.log",
+                             extra_args=server_args)
         server.start()
         view = HallView()
         view_transport = MqttTransport(settings, site.site_id, "demo-view", role="display")
@@ -81,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
         view_transport.start()
 
         def make_transport(client_id, role):
-            return MqttTransport(settings, site.site_id, client_id, role=role).start()
+            return MqttTransport(settings_for(client_id, role), site.site_id, client_id, role=role).start()
 
         sim = SimulatedHall(site, make_transport, speed=args.speed, windows=args.windows, seed=args.seed,
                             printing=not args.no_printers)
@@ -114,3 +113,34 @@ def run(args: argparse.Namespace) -> int:
             server.stop()
         if broker is not None:
             broker.stop()
+
+
+def _hall_broker(args: argparse.Namespace, site, state: Path):
+    """(managed broker or None, settings_for(client_id, role), extra server arguments).
+
+    The managed broker runs locked down (docs/SECURITY.md): each simulated device connects with its own
+    credentials from the site's device registry, and the server checks roles. With --broker (a broker
+    of your own, assumed open) the server runs with --open."""
+    if args.broker:
+        settings = BrokerSettings.from_url(args.broker)
+        return None, lambda client_id, role: settings, ["--open"]
+    files = security.generate(site, state / "broker" / "security")
+    broker = ManagedBroker(state / "broker", port=args.port, security=files).start()
+    devices = security.registry(site)
+
+    def device_for(client_id: str, role: str) -> str:
+        n = int(client_id.rsplit("-", 1)[1]) if client_id.rsplit("-", 1)[-1].isdigit() else 1
+        if role == "kiosk":
+            kiosks = [d.id for d in devices if d.role == "kiosk"]
+            return f"kiosk-{n}" if f"kiosk-{n}" in kiosks else kiosks[(n - 1) % len(kiosks)]
+        if role == "clerk":
+            for d in devices:
+                if d.role == "window" and n in d.windows:
+                    return d.id
+            return next(d.id for d in devices if d.role in ("console", "manager"))
+        return next((d.id for d in devices if d.role == "display"), next(d.id for d in devices
+                                                                          if d.role == "manager"))
+
+    server_file = files.device_file(security.server_user(site.site_id))
+    return broker, lambda client_id, role: broker.settings_for(device_for(client_id, role)), \
+        ["--credentials", str(server_file)]

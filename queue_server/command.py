@@ -25,6 +25,10 @@ def register(sub) -> None:
                    help="back the log up to FILE while running (default: var/<site id>.backup.db)")
     p.add_argument("--backup-every", type=float, default=300.0, metavar="SECONDS",
                    help="seconds between backups (default 300; 0: no backups)")
+    p.add_argument("--open", action="store_true",
+                   help="development only: accept any command from any client (no role checks; see "
+                        "docs/SECURITY.md). By default each client may do what its role in the site's device "
+                        "registry allows")
     p.add_argument("--always-open", action="store_true",
                    help="issue tickets at any hour (for benchmarks and demos outside opening hours)")
     p.set_defaults(func=run)
@@ -35,6 +39,9 @@ def run(args: argparse.Namespace) -> int:
     from queue_server.server import QueueServer
     from queue_server.backup import BackupSchedule
     from queue_server.store import DatabaseUnusable, Store
+    from queue_server.roles import Roles
+    from broker.security import registry, server_user
+    from queue_server.single import AnotherServer
 
     site = site_or_report(args)
     if site is None:
@@ -50,10 +57,24 @@ def run(args: argparse.Namespace) -> int:
     if args.backup_every > 0:
         backups = BackupSchedule(db, args.backup or db.with_name(f"{db.stem}.backup.db"), args.backup_every,
                                  site.site_id).start()
-    settings = settings_from_args(args)
-    transport = MqttTransport(settings, site.site_id, client_id=f"server-{site.site_id}", role="server",
+    try:
+        settings = settings_from_args(args)
+        _refuse_a_second_server(settings, site.site_id)
+    except (ValueError, AnotherServer) as exc:
+        log.error("cannot start: %s", exc)
+        print(f"server: {exc}")
+        if backups is not None:
+            backups.stop()
+        store.close()
+        return 1
+    transport = MqttTransport(settings, site.site_id, client_id=server_user(site.site_id), role="server",
                               idle_interval=0.25)
-    server = QueueServer(site, store, transport, always_open=args.always_open)
+    roles = None
+    if args.open:
+        log.warning("open site: any client may send any command (development only)")
+    else:
+        roles = Roles.from_devices(registry(site), settings.username or server_user(site.site_id))
+    server = QueueServer(site, store, transport, always_open=args.always_open, roles=roles)
     server.start()
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -72,3 +93,15 @@ def run(args: argparse.Namespace) -> int:
         backups.stop()
     store.close()
     return 0
+
+
+def _refuse_a_second_server(settings, site_id: str) -> None:
+    """AnotherServer if a live server of the site answers on this broker (queue_server/single.py)."""
+    from broker.security import server_user
+    from queue_server.single import check_no_other_server
+
+    try:
+        log.info("%s", check_no_other_server(settings, site_id, settings.username or server_user(site_id),
+                                             connect_timeout=5.0))
+    except ConnectionError as exc:
+        log.warning("could not check for another server of site %s (%s); starting", site_id, exc)
