@@ -22,6 +22,7 @@ from onewindow.logsafe import SenderLog, escape
 from onewindow.topics import Topics
 from onewindow.transport import Transport, dumps
 from queue_server import commands
+from queue_server import budget
 from queue_server.engine import Engine
 from queue_server.roles import Roles
 from queue_server.store import Store, StoreError
@@ -78,6 +79,13 @@ class QueueServer:
         self.engine = self._rebuild()
         self.stats = {"commands": 0, "duplicates": 0, "rejected": 0, "bad": 0, "batches": 0, "forbidden": 0}
         self.bad_log = SenderLog(log)  # bad input: a few lines per sender, then one summary line
+        # A flood from one sender is dropped before parsing; kiosks issue at a person's pace.
+        self.budget = budget.TokenBuckets(budget.MESSAGES_PER_SECOND, budget.MESSAGE_BURST, time.monotonic)
+        self.kiosk_issues = budget.TokenBuckets(budget.KIOSK_ISSUES_PER_MINUTE / 60, budget.KIOSK_ISSUE_BURST,
+                                                clock)
+        self.bad_replies = budget.TokenBuckets(budget.BAD_REPLIES_PER_SECOND, budget.BAD_REPLY_BURST,
+                                               time.monotonic)
+        self.dropped: dict[str, int] = {}
         self._waiting: list[tuple[str, bytes]] = []
         self._resync = True
         self._queue_dirty: set[str] = set()
@@ -112,9 +120,20 @@ class QueueServer:
         self._resync = True  # a broker may come back without the retained state
 
     def _on_command(self, topic: str, payload: bytes) -> None:
+        parts = topic.split("/", 4)  # onewindow/{site}/cmd/{sender}/{command}
+        sender = parts[3] if len(parts) == 5 else ""
+        if not self.budget.allow(sender):
+            self.dropped[sender] = self.dropped.get(sender, 0) + 1
+            return
         self._waiting.append((topic, payload))
 
     def _on_batch_end(self) -> None:
+        if self.dropped:
+            dropped, self.dropped = self.dropped, {}
+            self.stats["dropped"] = self.stats.get("dropped", 0) + sum(dropped.values())
+            for sender, n in dropped.items():
+                self.bad_log.warning(sender, "over_budget", f"dropped {n} commands from {sender}: over its budget "
+                                     f"of {budget.MESSAGES_PER_SECOND:.0f} a second (a flood?)")
         waiting, self._waiting = self._waiting, []
         resync, self._resync = self._resync, False
         try:
@@ -242,6 +261,16 @@ class QueueServer:
             return False
         if command == "issue" and self.roles.role_of(sender) == "kiosk":
             args["kiosk"] = sender  # the ticket records the kiosk that issued it, as the broker knows it
+            if not self.kiosk_issues.allow(sender):
+                wait = round(self.kiosk_issues.retry_after(sender), 1)
+                self.stats["throttled"] = self.stats.get("throttled", 0) + 1
+                self.bad_log.warning(sender, "throttled", f"kiosk {sender} issues tickets faster than people can "
+                                     f"(over {budget.KIOSK_ISSUES_PER_MINUTE:.0f} a minute): throttled")
+                batch.replies.append((reply_to, dumps({
+                    "v": PROTOCOL_VERSION, "request_id": request_id, "ok": False, "error": {
+                        "code": "throttled", "message": "this kiosk is issuing faster than people can; wait",
+                        "retry_after": wait}})))
+                return False
         return True
 
     def _ticket_window(self, ref: str) -> int | None:
@@ -253,7 +282,7 @@ class QueueServer:
         self.stats["bad"] += 1
         self.bad_log.warning(sender, bad.code, f"bad {escape(command)} command from {sender} ({bad.code}: "
                              f"{commands.mask_text(bad.message)}): {commands.log_excerpt(payload)}")
-        if bad.reply_to is not None:
+        if bad.reply_to is not None and self.bad_replies.allow(sender):
             batch.replies.append((bad.reply_to, error_reply(bad.request_id, bad.code, bad.message)))
 
     # ------------------------------------------------------------------ publishing

@@ -99,8 +99,10 @@ def test_the_server_logs_a_flood_of_bad_commands_in_a_few_lines(hall, caplog):
     hall.send(*flood)
     srv.bad_log.flush(force=True)
     lines = [r.getMessage() for r in caplog.records if r.name == "onewindow.server"]
-    assert len(lines) <= 6 and "suppressed 4,995 more" in lines[-1]
-    assert srv.stats["bad"] == 5000
+    assert len(lines) <= 8 and any("suppressed" in line and "more bad commands from flooder" in line
+                                   for line in lines), lines
+    # past its budget (4,000 at once) the rest were dropped before parsing, and counted
+    assert srv.stats["bad"] + srv.stats.get("dropped", 0) == 5000 and srv.stats["bad"] >= 4000
 
 
 def test_the_server_masks_and_escapes_a_bad_payload(hall, caplog):
