@@ -3,6 +3,7 @@
 same observer does receive the legitimate message, so "nothing arrived" means "dropped"."""
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 import subprocess
@@ -37,6 +38,7 @@ class Site:
         self.files = security.generate(self.site, self.dir / "security")
         self.broker = ManagedBroker(self.dir / "broker", security=self.files, autosave_seconds=1).start()
         self.transports: list = []
+        self.ids = itertools.count(1)  # thread-safe in CPython: clients made from many threads at once
         server_id = security.server_user(SITE)
         self.server_transport = MqttTransport(self.broker.settings_for(server_id), SITE, server_id, role="server",
                                               idle_interval=0.1)
@@ -49,7 +51,7 @@ class Site:
     def transport(self, user: str, tls: bool = True, client_id: str | None = None) -> MqttTransport:
         # Each connection its own client id (one client id per connection, as MQTT demands); the user name
         # is what the ACL and the server go by.
-        client_id = client_id or f"{user}-{len(self.transports)}"
+        client_id = client_id or f"{user}-{next(self.ids)}"
         t = MqttTransport(self.broker.settings_for(user, tls=tls), SITE, client_id, presence=False)
         self.transports.append(t.start())
         return t
