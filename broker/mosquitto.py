@@ -23,7 +23,7 @@ import ipaddress
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from onewindow.broker import DEFAULT_PORT, BrokerSettings, free_port, port_open
+from onewindow.broker import BrokerSettings, free_port, port_open
 
 if TYPE_CHECKING:
     from broker.security import SecurityFiles

@@ -183,7 +183,8 @@ def test_only_the_server_publishes_state_and_calls(hall):
     hall.transport("display-1", client_id="display-1-late").subscribe(
         T.queue("C"), lambda t, p: late.append(json.loads(p)))
     assert wait_until(lambda: late, 3) and not late[-1].get("forged")  # the retained state is the server's
-    assert pad.window("no_show", 6, "wu")["ok"] and pad.window("sign_out", 6, "wu")["ok"]
+    for step in ("start", "finish", "sign_out"):
+        assert pad.window(step, 6, "wu")["ok"], step
 
 
 def test_anonymous_clients_and_wrong_passwords_cannot_connect(hall):
