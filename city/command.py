@@ -15,6 +15,8 @@ DEFAULT_DB = "onewindow_city"
 
 def register(sub) -> None:
     register_store(sub)
+    register_bus(sub)
+    register_bridge(sub)
 
 
 def add_store_arguments(p: argparse.ArgumentParser) -> None:
@@ -81,3 +83,123 @@ def run_store(args: argparse.Namespace) -> int:
     finally:
         if cluster is not None:
             cluster.stop()
+
+
+# --- onewindow city-broker --------------------------------------------------------------------------
+
+def register_bus(sub) -> None:
+    p = sub.add_parser("city-broker", help="run the city bus: a supervised NATS cluster with MQTT",
+                       description="Write the configuration of a NATS cluster (JetStream + MQTT listener, one "
+                                   "user and password), start its nodes on 127.0.0.1, restart any node that "
+                                   "dies, and print each node's MQTT URL once it accepts a real MQTT connect. "
+                                   "With --existing, only probe the nodes of an existing city bus.")
+    p.add_argument("--nodes", type=int, default=1, help="cluster size (default 1; 3 for production)")
+    p.add_argument("--state-dir", default="var/city-bus", help="configuration, JetStream data, logs, password")
+    p.add_argument("--username", default=os.environ.get("ONEWINDOW_CITY_BUS_USERNAME", "city"),
+                   help="the bus user (default city; env ONEWINDOW_CITY_BUS_USERNAME)")
+    p.add_argument("--password", default=os.environ.get("ONEWINDOW_CITY_BUS_PASSWORD"),
+                   help="its password (env ONEWINDOW_CITY_BUS_PASSWORD; default: made once, kept in "
+                        "STATE_DIR/password)")
+    p.add_argument("--existing", metavar="URLS", help="probe these MQTT URLs (comma separated) and exit")
+    p.set_defaults(func=run_bus)
+
+
+def run_bus(args: argparse.Namespace) -> int:
+    from city.failover import parse_nodes
+    from city.nats import BusError, CityBus, mqtt_probe
+
+    if args.existing:
+        failed = 0
+        for node in parse_nodes(args.existing, args.username, args.password):
+            problem = mqtt_probe(node, timeout=3.0)
+            print(f"{node.url}: {'ready' if problem is None else problem}", flush=True)
+            failed += problem is not None
+        return 1 if failed else 0
+    stop = stop_on_signals()
+    try:
+        bus = CityBus(args.state_dir, nodes=args.nodes, username=args.username, password=args.password).start()
+    except BusError as exc:
+        print(f"onewindow city-broker: {exc}", flush=True)
+        return 1
+    print(f"city bus ready: {','.join(bus.urls)} (user {bus.username}, password in "
+          f"{bus.state_dir / 'password'} unless given)", flush=True)
+    try:
+        stop.wait()
+    finally:
+        bus.stop()
+    return 0
+
+
+# --- onewindow bridge-city --------------------------------------------------------------------------
+
+def register_bridge(sub) -> None:
+    from onewindow.broker import add_broker_arguments
+    from onewindow.config import add_config_argument
+
+    p = sub.add_parser("bridge-city", help="link a hall to the city: its event log and live state",
+                       description="Forward the hall's complete event log from its SQLite file to the city "
+                                   "store (acknowledged batch by batch, resumed from the city's mark after any "
+                                   "outage), and its live retained state and calls from the hall broker to the "
+                                   "city bus (each node tried in turn). The hall never waits for it.")
+    add_config_argument(p)
+    add_broker_arguments(p, default="mqtt://127.0.0.1:1883")
+    p.add_argument("--db", default=None, help="the hall's SQLite event log (default: var/<site id>.db)")
+    add_store_arguments(p)
+    p.add_argument("--city-bus", metavar="URLS", default=os.environ.get("ONEWINDOW_CITY_BUS"),
+                   help="MQTT URLs of the city bus nodes, comma separated (env ONEWINDOW_CITY_BUS)")
+    p.add_argument("--city-username", default=os.environ.get("ONEWINDOW_CITY_BUS_USERNAME"),
+                   help="city bus user (env ONEWINDOW_CITY_BUS_USERNAME)")
+    p.add_argument("--city-password", default=os.environ.get("ONEWINDOW_CITY_BUS_PASSWORD"),
+                   help="city bus password (env ONEWINDOW_CITY_BUS_PASSWORD)")
+    p.add_argument("--batch", type=int, default=1000, help="events per batch to the city store (default 1000)")
+    p.add_argument("--republish-every", type=float, default=30.0, metavar="SECONDS",
+                   help="publish the hall's whole retained state to the city bus again this often, besides "
+                        "after every reconnect (default 30)")
+    p.set_defaults(func=run_bridge)
+
+
+def run_bridge(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from city.bridge import LiveForwarder, LogForwarder
+    from city.failover import FailoverTransport, parse_nodes
+    from city.store import CityStore
+    from onewindow.broker import settings_from_args
+    from onewindow.config import site_or_report
+    from onewindow.mqtt import MqttTransport
+
+    site = site_or_report(args)
+    if site is None:
+        return 1
+    if not args.city_store and not args.city_bus:
+        print("onewindow bridge-city: give --city-store CONNINFO and/or --city-bus URLS", flush=True)
+        return 2
+    stop = stop_on_signals()
+    threads, closers = [], []
+    if args.city_bus:
+        hall = MqttTransport(settings_from_args(args), site.site_id, f"city-bridge-{site.site_id}",
+                             role="city-bridge")
+        city = FailoverTransport(parse_nodes(args.city_bus, args.city_username, args.city_password),
+                                 site.site_id, f"city-bridge-{site.site_id}", role="city-bridge")
+        live = LiveForwarder(hall, city, site.site_id)
+        city.start(timeout=None)
+        hall.start(timeout=None)
+        closers += [hall.stop, city.stop]
+        t = threading.Thread(target=live.run, args=(stop, args.republish_every), daemon=True, name="city-live")
+        t.start()
+        threads.append(t)
+    if args.city_store:
+        store = CityStore(args.city_store)
+        forwarder = LogForwarder(Path(args.db or f"var/{site.site_id}.db"), site.site_id, store,
+                                 batch=args.batch, site_info=(site.name, site.level))
+        t = threading.Thread(target=forwarder.run, args=(stop,), daemon=True, name="city-log")
+        t.start()
+        threads.append(t)
+        closers += [forwarder.close, store.close]
+    print(f"city bridge ready: site {site.site_id}", flush=True)
+    stop.wait()
+    for t in threads:
+        t.join(5)
+    for close in closers:
+        close()
+    return 0

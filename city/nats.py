@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import secrets
 import shutil
 import socket
@@ -23,7 +24,7 @@ import threading
 import time
 from pathlib import Path
 
-from onewindow.broker import BrokerSettings, free_port
+from onewindow.broker import BrokerSettings
 
 log = logging.getLogger("onewindow.city.bus")
 
@@ -86,12 +87,30 @@ def mqtt_probe(settings: BrokerSettings, timeout: float = 2.0, client_id: str | 
         return str(exc) or type(exc).__name__
 
 
+def pick_ports(host: str, count: int, low: int = 20000, high: int = 32000) -> list[int]:
+    """`count` distinct free ports below Linux's ephemeral range (32768-60999), so that no outgoing
+    connection (a route between nodes, a client) takes one between now and the node's start."""
+    ports: list[int] = []
+    rng = random.Random()
+    while len(ports) < count:
+        port = rng.randrange(low, high)
+        if port in ports:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+        ports.append(port)
+    return ports
+
+
 class Node:
     """One nats-server of the cluster: its ports and its process."""
 
-    def __init__(self, name: str, host: str):
+    def __init__(self, name: str, host: str, ports: list[int]):
         self.name, self.host = name, host
-        self.client_port, self.cluster_port, self.mqtt_port = free_port(host), free_port(host), free_port(host)
+        self.client_port, self.cluster_port, self.mqtt_port = ports
         self.proc: subprocess.Popen | None = None
         self.restarts = 0
         self.ready_at = 0.0
@@ -107,7 +126,8 @@ class CityBus:
         self.binary = find_nats_server(binary)
         self.username = username
         self._password = password
-        self.nodes = [Node(f"n{i + 1}", host) for i in range(nodes)]
+        ports = pick_ports(host, 3 * nodes)
+        self.nodes = [Node(f"n{i + 1}", host, ports[3 * i:3 * i + 3]) for i in range(nodes)]
         self._stopping = threading.Event()
         self._held: set[int] = set()  # nodes kept down on purpose (kill(..., restart=False))
         self._threads: list[threading.Thread] = []

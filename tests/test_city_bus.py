@@ -2,23 +2,19 @@
 from __future__ import annotations
 
 import dataclasses
-import shutil
-import tempfile
 import threading
 
 import pytest
 
 from city.failover import FailoverTransport, parse_nodes, safe_client_id
-from city.nats import CityBus, mqtt_probe
+from city.nats import mqtt_probe
+from tests.city_fixtures import city_bus  # noqa: F401  (fixture)
 from tests.support import wait_until
 
 
-@pytest.fixture(scope="module")
-def bus():
-    state = tempfile.mkdtemp(prefix="onewindow-citybus-")
-    with CityBus(state, nodes=3) as b:
-        yield b
-    shutil.rmtree(state, ignore_errors=True)
+@pytest.fixture
+def bus(city_bus):
+    return city_bus
 
 
 def test_every_node_accepts_a_real_mqtt_connect_with_the_password_and_refuses_a_wrong_one(bus):
