@@ -91,9 +91,11 @@ def erlang_load(load: float, budget_s: float, pool, workers: int, min_days: int 
         f"{m / 60:7.4f} min +/- {half / exact:5.1%}  Erlang C {exact / 60:7.4f} min  error {err:+6.1%}  "
         f"({took:.0f} s)")
     tag = f"{round(load * 100)}"
-    return {f"erlang_{tag}_error_pct": round(100 * err, 2), f"erlang_{tag}_ci95_halfwidth_pct": round(100 * half / exact, 2),
+    return {f"erlang_{tag}_error_pct": round(100 * err, 2),
+            f"erlang_{tag}_ci95_halfwidth_pct": round(100 * half / exact, 2),
             f"erlang_{tag}_days": len(sums), f"erlang_{tag}_tickets": sum(counts),
-            f"erlang_{tag}_mean_wait_sim_min": round(m / 60, 4), f"erlang_{tag}_mean_wait_exact_min": round(exact / 60, 4)}
+            f"erlang_{tag}_mean_wait_sim_min": round(m / 60, 4),
+            f"erlang_{tag}_mean_wait_exact_min": round(exact / 60, 4)}
 
 
 def erlang_check(budget_s: float, pool, workers: int) -> dict:
