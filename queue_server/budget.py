@@ -14,8 +14,10 @@ from __future__ import annotations
 
 from typing import Callable
 
-MESSAGES_PER_SECOND = 500.0   # per sender: far above any honest device, far below a flood
+MESSAGES_PER_SECOND = 500.0   # per device (kiosk, display, window): far above an honest one, far below a flood
 MESSAGE_BURST = 1000.0
+PROGRAM_MESSAGES_PER_SECOND = 5000.0  # consoles and managers (many clerks through one name), open sites
+PROGRAM_MESSAGE_BURST = 10000.0
 BAD_REPLIES_PER_SECOND = 20.0  # error replies to one sender's bad input; beyond, it is only counted
 BAD_REPLY_BURST = 100.0
 KIOSK_ISSUES_PER_MINUTE = 20.0  # a person takes ~10 s at a kiosk; two kiosks' worth of hurry is plenty

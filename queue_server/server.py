@@ -81,6 +81,8 @@ class QueueServer:
         self.bad_log = SenderLog(log)  # bad input: a few lines per sender, then one summary line
         # A flood from one sender is dropped before parsing; kiosks issue at a person's pace.
         self.budget = budget.TokenBuckets(budget.MESSAGES_PER_SECOND, budget.MESSAGE_BURST, time.monotonic)
+        self.program_budget = budget.TokenBuckets(budget.PROGRAM_MESSAGES_PER_SECOND, budget.PROGRAM_MESSAGE_BURST,
+                                                  time.monotonic)  # consoles, managers; everyone on an open site
         self.kiosk_issues = budget.TokenBuckets(budget.KIOSK_ISSUES_PER_MINUTE / 60, budget.KIOSK_ISSUE_BURST,
                                                 clock)
         self.bad_replies = budget.TokenBuckets(budget.BAD_REPLIES_PER_SECOND, budget.BAD_REPLY_BURST,
@@ -122,7 +124,8 @@ class QueueServer:
     def _on_command(self, topic: str, payload: bytes) -> None:
         parts = topic.split("/", 4)  # onewindow/{site}/cmd/{sender}/{command}
         sender = parts[3] if len(parts) == 5 else ""
-        if not self.budget.allow(sender):
+        role = self.roles.role_of(sender) if self.roles is not None else "console"
+        if not (self.program_budget if role in ("console", "manager") else self.budget).allow(sender):
             self.dropped[sender] = self.dropped.get(sender, 0) + 1
             return
         self._waiting.append((topic, payload))
