@@ -70,6 +70,7 @@ class QueueServer:
         self.roles = roles
         if roles is not None:
             roles.ticket_window = self._ticket_window
+            roles.ticket_kiosk = self._ticket_kiosk
         self.store = store
         self.transport = transport
         self.clock = clock
@@ -102,6 +103,7 @@ class QueueServer:
         for event in events:
             engine.apply(event)
         engine.take_changes()
+        self.issued_by = {e["ticket"]: e.get("kiosk") or "" for e in events if e["type"] == "ticket_issued"}
         self.replies = self.store.replies_since(self.clock() - REPLY_MEMORY)
         log.info("state rebuilt from the log: %d events of service day %s, %d tickets, %d remembered requests",
                  len(events), engine.day or "-", len(engine.tickets), len(self.replies))
@@ -196,6 +198,9 @@ class QueueServer:
         text = self._reply_text(request_id, reply)
         self.replies[request_id] = text
         batch.accept(command, request_id, reply_to, now, events, text, reply["ok"])
+        for e in events:
+            if e["type"] == "ticket_issued":
+                self.issued_by[e["ticket"]] = e.get("kiosk") or ""
         if any(e["type"] in ("ticket_called", "ticket_recalled") for e in events):
             batch.calls.append(dict(self.engine.recent_calls[-1]))
 
@@ -277,6 +282,10 @@ class QueueServer:
                         "retry_after": wait}})))
                 return False
         return True
+
+    def _ticket_kiosk(self, ref: str) -> str | None:
+        """The kiosk that issued a ticket of today ("" if none did), or None if there is no such ticket."""
+        return self.issued_by.get(self.engine.by_number.get(ref, ref))
 
     def _ticket_window(self, ref: str) -> int | None:
         """The window a ticket of today is (or was last) at, for the role check of ratings."""

@@ -214,3 +214,13 @@ def test_a_second_server_for_the_same_site_on_the_same_broker_is_refused(hall, t
     assert out.returncode == 1, out.stdout + out.stderr[-2000:]
     assert "another queue server of site demo-county" in out.stdout
     assert hall.client("kiosk-1").issue("A")["ok"]  # the first one was not disturbed
+
+
+def test_a_kiosk_cancels_only_the_tickets_it_issued(hall):
+    mine = hall.client("kiosk-1").issue("E")["ticket"]["number"]
+    theirs = hall.client("console").issue("E")["ticket"]["number"]
+    other = hall.client("kiosk-2")
+    assert other.cancel(mine)["error"]["code"] == "forbidden"
+    assert other.cancel(theirs)["error"]["code"] == "forbidden"
+    assert hall.client("kiosk-1").cancel(mine)["ok"]           # its own
+    assert hall.client("console").cancel(theirs)["ok"]          # the counter may cancel any
