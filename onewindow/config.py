@@ -246,6 +246,8 @@ def read_toml(path: str | Path, error: type[ConfigError] = ConfigError) -> dict:
         raise error(str(path), [("(file)", str(path), "does not exist")]) from None
     except tomllib.TOMLDecodeError as exc:
         raise error(str(path), [("(file)", str(path), f"is not valid TOML: {exc}")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise error(str(path), [("(file)", str(path), f"cannot be read: {exc}")]) from None
 
 
 def _check_day_reset(c: _Checker, reset: time, hours: dict, types: list, windows: list) -> None:
@@ -462,6 +464,9 @@ def _catalogue(c: _Checker, raw: dict, prefixes: set[str], base_dir: Path | None
         return Catalogue(items=())
     except tomllib.TOMLDecodeError as exc:
         c.fail("catalogue", cat_ref, f"is not valid TOML: {exc}")
+        return Catalogue(items=())
+    except (OSError, UnicodeDecodeError) as exc:  # a directory, no permission, not UTF-8 (found by fuzzing)
+        c.fail("catalogue", cat_ref, f"cannot be read: {exc}")
         return Catalogue(items=())
     catalogue, cat_errors = load_catalogue_data(cat_raw, prefixes)
     c.errors.extend((f"catalogue:{k}", v, why) for k, v, why in cat_errors)

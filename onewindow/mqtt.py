@@ -107,6 +107,11 @@ class MqttTransport:
         if rc == MQTTErrorCode.MQTT_ERR_SUCCESS and not done.wait(timeout):
             log.warning("the broker did not confirm the subscription to %s within %.0f s", topic_filter, timeout)
 
+    def unsubscribe(self, topic_filter: str) -> None:
+        """Stop receiving `topic_filter` (the broker stops routing it here: a server shuts out a flood)."""
+        if self._subs.remove(topic_filter) and self._connected.is_set():
+            self._client.unsubscribe(topic_filter)
+
     def stop(self, timeout: float = 2.0) -> None:
         """Publish presence offline (if connected), disconnect cleanly and stop the network thread."""
         if self._stopping:

@@ -89,6 +89,7 @@ class QueueServer:
         self.bad_replies = budget.TokenBuckets(budget.BAD_REPLIES_PER_SECOND, budget.BAD_REPLY_BURST,
                                                time.monotonic)
         self.dropped: dict[str, int] = {}
+        self.quarantined: dict[str, float] = {}  # sender -> until (monotonic): not listened to
         self._waiting: list[tuple[str, bytes]] = []
         self._resync = True
         self._queue_dirty: set[str] = set()
@@ -113,7 +114,13 @@ class QueueServer:
         """Subscribe to the site's commands; from now on each batch the transport delivers is processed."""
         self.transport.on_connected = self._on_connected
         self.transport.on_batch_end = self._on_batch_end
-        self.transport.subscribe(self.topics.cmd_filter, self._on_command)
+        if self.roles is not None and hasattr(self.transport, "unsubscribe"):
+            # One subscription per device: the server can stop listening to one that floods, and the broker
+            # then drops its messages instead of queueing them ahead of everyone else's.
+            for member in self.roles.members.values():  # the server's own name too: a second server's probe
+                self.transport.subscribe(self.topics.cmd("+", member.id), self._on_command)
+        else:
+            self.transport.subscribe(self.topics.cmd_filter, self._on_command)
 
     def stop(self) -> None:
         """Process no more batches (stop the transport first, so that none is under way)."""
@@ -133,12 +140,8 @@ class QueueServer:
         self._waiting.append((topic, payload))
 
     def _on_batch_end(self) -> None:
-        if self.dropped:
-            dropped, self.dropped = self.dropped, {}
-            self.stats["dropped"] = self.stats.get("dropped", 0) + sum(dropped.values())
-            for sender, n in dropped.items():
-                self.bad_log.warning(sender, "over_budget", f"dropped {n} commands from {sender}: over its budget "
-                                     f"of {budget.MESSAGES_PER_SECOND:.0f} a second (a flood?)")
+        if self.dropped or self.quarantined:
+            self._police_floods()
         waiting, self._waiting = self._waiting, []
         resync, self._resync = self._resync, False
         try:
@@ -244,6 +247,25 @@ class QueueServer:
             batch.events.clear()
             batch.requests.clear()
         self.engine = self._rebuild()
+
+    def _police_floods(self) -> None:
+        """Count what went over budget; stop listening for a while to a device that floods."""
+        dropped, self.dropped = self.dropped, {}
+        self.stats["dropped"] = self.stats.get("dropped", 0) + sum(dropped.values())
+        now = time.monotonic()
+        for sender, n in dropped.items():
+            self.bad_log.warning(sender, "over_budget", f"dropped {n} commands from {sender}: over its budget "
+                                 f"of messages a second (a flood?)")
+            if self.roles is not None and sender in self.roles.members and sender not in self.quarantined \
+                    and hasattr(self.transport, "unsubscribe"):
+                self.transport.unsubscribe(self.topics.cmd("+", sender))
+                self.quarantined[sender] = now + budget.QUARANTINE_SECONDS
+                log.warning("%s floods the server: not listening to it for %.0f s", sender, budget.QUARANTINE_SECONDS)
+        for sender, until in list(self.quarantined.items()):
+            if now >= until:
+                del self.quarantined[sender]
+                self.transport.subscribe(self.topics.cmd("+", sender), self._on_command)
+                log.info("listening to %s again", sender)
 
     def _parse(self, sender: str, command: str, payload: bytes) -> tuple[str, str, dict]:
         """Check a payload; replies go only to the sender's own reply topic (no reflection onto others)."""
