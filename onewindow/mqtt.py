@@ -58,6 +58,7 @@ class MqttTransport:
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_w.setblocking(False)
         self.connects = 0
+        self.refused: str | None = None  # why the broker refused the last connection attempt, if it did
 
         c = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv311,
                         clean_session=True)
@@ -186,8 +187,10 @@ class MqttTransport:
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
+            self.refused = str(reason_code)  # e.g. "Not authorized": wrong or missing credentials
             log.error("the broker at %s refused the connection: %s", self.settings.url, reason_code)
             return
+        self.refused = None
         self._nodelay(client.socket())  # again, whatever opened the socket
         self.connects += 1
         log.info("connected to %s as %s%s", self.settings.url, self.client_id,

@@ -224,3 +224,11 @@ def test_a_kiosk_cancels_only_the_tickets_it_issued(hall):
     assert other.cancel(theirs)["error"]["code"] == "forbidden"
     assert hall.client("kiosk-1").cancel(mine)["ok"]           # its own
     assert hall.client("console").cancel(theirs)["ok"]          # the counter may cancel any
+
+
+def test_a_server_without_credentials_says_so_and_stops(hall, tmp_path):
+    out = subprocess.run([sys.executable, "-m", "cli", "server", "--broker", hall.broker.url, "--db",
+                          str(tmp_path / "x.db"), "--always-open"], capture_output=True, text=True, timeout=60,
+                         cwd=Path(__file__).resolve().parents[1])
+    assert out.returncode == 1 and "refused the server's connection" in out.stdout, out.stdout + out.stderr[-800:]
+    assert "--credentials" in out.stdout
