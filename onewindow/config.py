@@ -115,6 +115,7 @@ class SiteConfig:
     phone_enquiry: str = ""
     phone_complaint: str = ""
     source: str = "<memory>"
+    follow_up_days: tuple[int, int] = (1, 5)  # working days to first contact, to close (bad ratings)
     _types_by_prefix: dict[str, BusinessType] = field(default_factory=dict, repr=False, compare=False)
     _windows_by_number: dict[int, Window] = field(default_factory=dict, repr=False, compare=False)
 
@@ -351,6 +352,10 @@ def from_dict(raw: dict, source: str = "<memory>", base_dir: Path | None = None)
     if not isinstance(ratings_enabled, bool):
         c.fail("ratings.enabled", ratings_enabled, "must be true or false")
         ratings_enabled = True
+    follow_up_days = (c.num(ratings, "follow_up_contact_days", "ratings.follow_up_contact_days", default=1,
+                            minimum=0, maximum=30, integer=True),
+                      c.num(ratings, "follow_up_close_days", "ratings.follow_up_close_days", default=5,
+                            minimum=0, maximum=90, integer=True))
 
     catalogue = Catalogue(items=())
     cat_ref = raw.get("catalogue")
@@ -381,7 +386,7 @@ def from_dict(raw: dict, source: str = "<memory>", base_dir: Path | None = None)
         ratings_enabled=ratings_enabled, catalogue=catalogue,
         address=site.get("address", "") if isinstance(site.get("address", ""), str) else "",
         phone_enquiry=str(site.get("phone_enquiry", "")), phone_complaint=str(site.get("phone_complaint", "")),
-        source=source,
+        source=source, follow_up_days=follow_up_days,
     )
 
 
