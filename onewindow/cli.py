@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "hardware.printing.cli",
     "sim.cli",
     "console.command",
+    "clerk.command",
 ]
 
 
