@@ -10,7 +10,7 @@ from clerk.bridge import Bridge
 from clerk.config import BridgeConfigError, parse
 from hardware.fakes.pads import FakePadBus
 from onewindow.client import QueueClient
-from onewindow.mqtt import LocalBroker
+from onewindow.transport import LocalBroker
 from queue_server.server import QueueServer
 from queue_server.store import Store
 from tests.support import wait_until

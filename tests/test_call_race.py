@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 
 from onewindow.client import QueueClient
-from onewindow.mqtt import LocalBroker
+from onewindow.transport import LocalBroker
 from queue_server.server import QueueServer
 from queue_server.store import Store
 
