@@ -215,7 +215,9 @@ class PadBus:
                     self._stop.wait(self.retry)
                 continue
             try:
-                data = s.read(256)
+                data = s.read(1)  # waits up to the timeout for the first byte, then takes what came
+                if data and s.in_waiting:
+                    data += s.read(s.in_waiting)
             except (serial.SerialException, OSError, TypeError, AttributeError):
                 self._lost()
                 continue
