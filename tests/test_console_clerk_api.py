@@ -134,3 +134,35 @@ def test_signing_out_ends_the_open_event_stream(stack):
             else:
                 pytest.fail("the stream did not end")
         assert c.get("/api/events").status_code == 401
+
+
+def test_two_clerks_press_call_next_together_through_the_console(stack):
+    """The same race as tests/test_call_race.py, end to end: two browsers' requests at once through the
+    console's one MQTT connection and Mosquitto. Exactly one window gets the ticket each time."""
+    import threading
+    rounds = 60
+    stack.drain()
+    with clerk(stack, "wang", 11) as w11, clerk(stack, "li", 12) as w12:
+        acts = {11: w11, 12: w12}
+        won = {11: 0, 12: 0}
+        for n in range(rounds):
+            (number,) = stack.issue("F", 1)
+            barrier = threading.Barrier(2)
+            replies = {}
+
+            def press(w):
+                barrier.wait()
+                replies[w] = acts[w]("call_next")
+            threads = [threading.Thread(target=press, args=(w,)) for w in ((11, 12) if n % 2 else (12, 11))]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(20)
+            winners = [w for w, r in replies.items() if r.status_code == 200]
+            assert len(winners) == 1, {w: r.text for w, r in replies.items()}
+            (loser,) = set(acts) - set(winners)
+            assert replies[winners[0]].json()["ticket"]["number"] == number
+            assert replies[loser].status_code == 409 and replies[loser].json()["error"]["code"] == "queue_empty"
+            won[winners[0]] += 1
+            ok(acts[winners[0]]("finish"))
+        assert sum(won.values()) == rounds
