@@ -374,9 +374,10 @@ class Engine:
         score = args["score"]
         if args.get("window") is not None and args["window"] != t.window:  # only that window's pad rates
             raise Rejected("not_served_here", f"ticket {t.number} was not served at window {args['window']}")
+        clerk = self.windows[t.window].clerk  # signed in at the window that served the visit
         rated = self._event("ticket_rated", now, ticket=t.id, window=t.window, score=score,
-                            bad=score <= BAD_RATING, reason=args.get("reason"))
-        case = followups.opened(rated, t.number, self.windows[t.window].clerk, self.calendar, self.site.follow_up_days)
+                            bad=score <= BAD_RATING, reason=args.get("reason"), item=t.item, clerk=clerk)
+        case = followups.opened(rated, t.number, clerk, self.calendar, self.site.follow_up_days)
         return [rated, *case], {"ticket": t.id, "rating": RATING_NAMES[score], "follow_up": bool(case)}
 
     def _set_business_type(self, args: dict, now: float):
