@@ -125,5 +125,5 @@ class Hall:
 def _put(q: asyncio.Queue, message: dict) -> None:
     try:
         q.put_nowait(message)
-    except asyncio.QueueFull:  # a stalled page: it reloads the snapshot when it notices
-        pass
+    except asyncio.QueueFull:  # a stalled page: its stream sends a fresh snapshot instead
+        q.overflowed = True  # type: ignore[attr-defined]
