@@ -124,6 +124,7 @@ class SiteConfig:
     source: str = "<memory>"
     stop_issuing_minutes: float = 15.0  # tickets stop this long before every window serving a type closes
     devices: tuple[Device, ...] = ()
+    follow_up_days: tuple[int, int] = (1, 5)  # working days to first contact, to close (bad ratings)
     _types_by_prefix: dict[str, BusinessType] = field(default_factory=dict, repr=False, compare=False)
     _windows_by_number: dict[int, Window] = field(default_factory=dict, repr=False, compare=False)
 
@@ -269,13 +270,14 @@ def from_dict(raw: dict, source: str = "<memory>", base_dir: Path | None = None)
     _check_day_reset(c, site["day_reset"], hours, types, windows)
     priority, calls = _priority(c, raw), _calls(c, raw)
     ratings_enabled = _ratings_enabled(c, raw)
+    follow_up_days = _follow_up_days(c, raw)
     catalogue = _catalogue(c, raw, prefixes, base_dir)
     devices = _devices(c, raw.get("device", []), {w.number for w in windows}, site.get("site_id"))
     if c.errors:
         raise ConfigError(source, c.errors)
     return SiteConfig(**site, hours=hours, business_types=tuple(types), windows=tuple(windows),
                       priority=priority, calls=calls, ratings_enabled=ratings_enabled, catalogue=catalogue,
-                      source=source, devices=devices)
+                      source=source, devices=devices, follow_up_days=follow_up_days)
 
 
 PUBLIC_URL_RE = re.compile(r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
@@ -424,6 +426,15 @@ def _calls(c: _Checker, raw: dict) -> CallPolicy:
         max_requeues=c.num(cl, "max_requeues", "calls.max_requeues", default=1, minimum=0, maximum=10,
                            integer=True),
     )
+
+
+def _follow_up_days(c: _Checker, raw: dict) -> tuple[int, int]:
+    """[ratings] follow-up deadlines of a bad rating: working days to first contact, to closing."""
+    r = c.table(raw, "ratings", "ratings")
+    return (c.num(r, "follow_up_contact_days", "ratings.follow_up_contact_days", default=1, minimum=0, maximum=30,
+                  integer=True),
+            c.num(r, "follow_up_close_days", "ratings.follow_up_close_days", default=5, minimum=0, maximum=90,
+                  integer=True))
 
 
 def _ratings_enabled(c: _Checker, raw: dict) -> bool:
