@@ -94,7 +94,8 @@ def notice(p) -> Screen:
 
 
 def working(p) -> Screen:
-    return _screen(p, "working", t("working", p.lang), nav=p.nav(enabled=False))
+    return _screen(p, "working", t("working", p.lang), lines=[Line(t("working", p.lang), "alert")],
+                   nav=p.nav(enabled=False))
 
 
 def _ahead(lang: str, n: int) -> str:
@@ -134,7 +135,9 @@ def refused(p) -> Screen:
         lines.append(Line(o.detail))
     if o.next_open:
         lines.append(Line(t("come_back", p.lang, t=p.clock_text(o.next_open, p.lang, p.now().date().isoformat())),
-                          "heading"))
+                          "alert"))
+    elif key != "refused_other":
+        lines.append(Line(t("ask_when", p.lang), "heading"))
     if o.refusal_printed:
         lines.append(Line(t("refusal_slip", p.lang), "note"))
     return _screen(p, "refused", t(key, p.lang), lines=lines,
@@ -145,7 +148,7 @@ _REFUSED = {"refused_quota_reached", "refused_outside_hours", "refused_business_
 
 
 def failed(p) -> Screen:
-    return _screen(p, "failed", t("print_failed_title", p.lang), lines=[Line(t("print_failed", p.lang), "warning")],
+    return _screen(p, "failed", t("print_failed_title", p.lang), lines=[Line(t("print_failed", p.lang), "alert")],
                    buttons=[Button("done", t("done", p.lang), kind="primary")], nav=p.nav())
 
 
@@ -156,9 +159,9 @@ def unavailable(p) -> Screen:
 
 def out_of_service(p, h) -> Screen:
     if h.problem == "printer":
-        lines = [Line(t("oos_printer", p.lang, why=p.printer_words(h.printer_problem)), "warning")]
+        lines = [Line(t("oos_printer", p.lang, why=p.printer_words(h.printer_problem)), "alert")]
     else:
-        lines = [Line(t("oos_server", p.lang), "warning")]
+        lines = [Line(t("oos_server", p.lang), "alert")]
     lines.append(Line(t("oos_recover", p.lang), "note"))
     return _screen(p, "out_of_service", t("oos_title", p.lang), lines=lines,
                    nav=p.nav(back=False, home=False))

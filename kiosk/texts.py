@@ -47,6 +47,7 @@ T = {
     "refused_business_type_closed": ("该业务暂停办理", "This service is closed just now"),
     "refused_other": ("未能取号", "No number could be issued"),
     "come_back": ("请于 {t} 后再来", "Please come back from {t}"),
+    "ask_when": ("何时恢复请咨询现场工作人员，您也可以选择其他业务", "Please ask staff when it opens again, or choose another service"),
     "refusal_slip": ("已打印说明单，请取走", "A note with this is printed for you"),
     "print_failed_title": ("未能出号", "No number issued"),
     "print_failed": ("打印机出了故障，号票没有打印出来，这个号已作废。请联系现场工作人员。",

@@ -1,0 +1,287 @@
+"""A scripted walk through the real kiosk app with simulated touches: UI tests, screenshots, benchmark.
+
+    python -m kiosk.tour --local --shots docs/images          # in-process hall; screenshots of every screen
+    python -m kiosk.tour --broker mqtt://127.0.0.1:1883 --printer tcp://127.0.0.1:9100 --out run.json
+    python -m kiosk.tour --broker ... --printer ... --script bench --repeat 50
+
+Runs headless unless SDL_VIDEODRIVER is set (`offscreen` by default; `x11` under xvfb-run). Touches go
+through Kivy's input pipeline at each button's centre, as a finger would. Writes one JSON object (`--out`):
+the screens seen, the numbers shown, every button's size, tap -> number times and the first frame time.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+STARTED = time.time()
+
+
+def _args(argv):
+    p = argparse.ArgumentParser(prog="python -m kiosk.tour")
+    p.add_argument("--local", action="store_true", help="an in-process broker, server and fake printer")
+    p.add_argument("--broker", help="MQTT broker URL of a running site (with --printer)")
+    p.add_argument("--printer", help="the kiosk's printer URL (a fake printer started by the caller)")
+    p.add_argument("--config", help="site configuration (default: the sample county hall)")
+    p.add_argument("--script", default="tour", choices=["tour", "basic", "bench", "smoke"])
+    p.add_argument("--repeat", type=int, default=30, help="bench: numbers to take")
+    p.add_argument("--shots", help="folder for screenshots (kiosk-<screen>-<lang>.png)")
+    p.add_argument("--out", help="write the result JSON here (default: stdout)")
+    p.add_argument("--size", default="1280x800")
+    return p.parse_args(argv)
+
+
+def _touch_class():
+    from kivy.base import EventLoop
+    from kivy.input.motionevent import MotionEvent
+
+    class Finger(MotionEvent):
+        """One touch at window coordinates (what kivy.tests.common.UnitTestTouch does, without pytest)."""
+
+        def __init__(self, x, y):
+            win = EventLoop.window
+            super().__init__("Finger", 77, {"x": x / (win.width - 1.0), "y": y / (win.height - 1.0)},
+                             is_touch=True, type_id="touch")
+            self.profile = ["pos"]
+
+        def depack(self, args):
+            self.sx, self.sy = args["x"], args["y"]
+            super().depack(args)
+
+        def tap(self):
+            EventLoop.post_dispatch_input("begin", self)
+            EventLoop.post_dispatch_input("end", self)
+
+    return Finger
+
+
+class Tour:
+    def __init__(self, app, rt, args, fake=None, server_client=None):
+        self.app, self.rt, self.args, self.fake, self.q = app, rt, args, fake, server_client
+        self.result = {"screens": [], "numbers": [], "targets": [], "tap_to_number_ms": [], "shots": [],
+                       "errors": []}
+        self.Finger = _touch_class()
+
+    # -------------------------------------------------------------- steps (generators yield waits)
+    def shown(self, name):
+        return lambda: self.app.view is not None and self.app.view.shown is not None and self.app.view.shown.name == name
+
+    def tap(self, action):
+        b = self.app.view.buttons.get(action)
+        if b is None:
+            raise AssertionError(f"no button {action!r} on screen {self.app.view.shown.name!r}")
+        x, y = b.to_window(*b.center)
+        self.Finger(x, y).tap()
+
+    def record(self, label):
+        view = self.app.view
+        s = view.shown
+        self.result["screens"].append({"name": s.name, "lang": s.lang, "large": s.large, "title": s.title,
+                                       "big": s.big, "label": label, "lines": [ln.text for ln in s.lines]})
+        for action, b in view.buttons.items():
+            self.result["targets"].append({"screen": label, "action": action, "w": b.width, "h": b.height})
+        if s.big:
+            self.result["numbers"].append(s.big)
+        if self.args.shots:
+            from kivy.core.window import Window
+
+            folder = Path(self.args.shots)
+            folder.mkdir(parents=True, exist_ok=True)
+            made = Window.screenshot(name=str(folder / f"kiosk-{label}.png"))
+            if made:
+                final = folder / f"kiosk-{label}.png"
+                shutil.move(made, final)
+                self.result["shots"].append(str(final))
+
+    def take(self, label=None):
+        """Tap "take a number" and wait for the number to be on screen (a frame drawn)."""
+        t0 = time.perf_counter()
+        self.tap("take")
+        yield lambda: self.app.view.shown.name in ("result", "refused", "failed", "unavailable")
+        yield 1  # the frame with the number
+        self.result["tap_to_number_ms"].append((time.perf_counter() - t0) * 1000)
+        if label:
+            self.record(label)
+
+    def go(self, action, name, label=None):
+        self.tap(action)
+        yield self.shown(name)
+        yield 1
+        if label:
+            self.record(label)
+
+    def basic(self):
+        yield self.shown("home")
+        yield 1
+        self.record("home-zh")
+        yield from self.go("type:A", "items", "items-zh")
+        yield from self.go("item:CB-01", "notice", "notice-zh")
+        yield from self.take("result-zh")
+        yield from self.go("done", "home")
+
+    def tour(self):
+        if self.q is not None:  # a clerk at window 2, so the result shows an expected wait
+            self.q.window("sign_in", 2, "wang")
+        yield from self.basic()
+        yield from self.go("lang", "home", "home-en")
+        yield from self.go("type:A", "items", "items-en")
+        yield from self.go("item:CB-01", "notice", "notice-en")
+        yield from self.take("result-en")
+        yield from self.go("done", "home")
+        self.rt.presenter.identified(card_id="110101195005010014", name="张三丰")
+        yield from self.go("type:D", "items")
+        yield from self.go("item:HB:2036023002", "notice", "notice-identified-zh")
+        yield from self.go("large", "notice", "notice-large-zh")
+        yield from self.go("home", "home")
+        yield from self.go("large", "home")
+        if self.q is not None:
+            self.q.request("set_business_type", business_type="C", open=False)
+            yield lambda: "暂停" in self.app.view.buttons["type:C"].text
+            yield 1
+            self.record("home-closed-zh")
+            yield from self.go("type:C", "items")
+            yield from self.take("refused-zh")
+            yield from self.go("lang", "refused", "refused-en")
+            yield from self.go("home", "home")
+            yield from self.go("lang", "home")
+        if self.fake is not None:
+            self.fake.paper_out = True
+            yield lambda: self.app.view.shown.name == "out_of_service"
+            yield 1
+            self.record("out-of-service-zh")
+            yield from self.go("lang", "out_of_service", "out-of-service-en")
+            self.fake.paper_out = False
+            yield lambda: self.app.view.shown.name == "home"
+            yield from self.go("lang", "home")
+
+    def bench(self):
+        yield self.shown("home")
+        for _ in range(self.args.repeat):
+            yield from self.go("type:B", "items")
+            yield from self.take()
+            yield from self.go("done", "home")
+        self.result["numbers_taken"] = len(self.result["tap_to_number_ms"])
+
+    def smoke(self):
+        yield self.shown("home")
+        yield 1
+        self.record("home-zh")
+        yield from self.go("type:A", "items", "items-zh")
+
+    # -------------------------------------------------------------- running the script in Kivy's clock
+    def run(self, script, timeout=20.0):
+        from kivy.clock import Clock
+
+        steps = getattr(self, script)()
+        state = {"wait": None, "frames": 0, "since": time.monotonic()}
+
+        def step(dt):
+            try:
+                while True:
+                    if state["frames"] > 0:
+                        state["frames"] -= 1
+                        return
+                    if state["wait"] is not None:
+                        if not state["wait"]():
+                            if time.monotonic() - state["since"] > timeout:
+                                raise AssertionError(f"timed out on screen {self.app.view.shown.name!r}")
+                            return
+                        state["wait"] = None
+                    nxt = next(steps)
+                    state["since"] = time.monotonic()
+                    if isinstance(nxt, int):
+                        state["frames"] = nxt
+                    else:
+                        state["wait"] = nxt
+            except StopIteration:
+                self.app.stop()
+                return False
+            except Exception as exc:  # noqa: BLE001 - reported in the JSON, the test fails on it
+                import traceback
+                self.result["errors"].append(f"{exc!r}\n{traceback.format_exc()}")
+                self.app.stop()
+                return False
+
+        Clock.schedule_interval(step, 0)
+
+
+def _local_hall(site, printer_fake):
+    from onewindow.mqtt import LocalBroker
+    from queue_server.server import QueueServer
+    from queue_server.store import Store
+
+    broker = LocalBroker()
+    st = broker.transport(f"server-{site.site_id}", "server", site.site_id)
+    server = QueueServer(site, Store(Path(tempfile.mkdtemp(prefix="onewindow-tour-")) / "q.db", site.site_id,
+                                     site.timezone), st, always_open=True)
+    server.start()
+    st.start()
+    return broker, server
+
+
+def main(argv=None) -> int:
+    args = _args(argv)
+    for k, v in __import__("kiosk.app", fromlist=["x"]).headless_env(os.environ.get("SDL_VIDEODRIVER", "offscreen")).items():
+        os.environ.setdefault(k, v)
+    from hardware.fakes.printer import FakePrinter
+    from hardware.printing.config import printer_from_url
+    from hardware.printing.station import PrintStation
+    from kiosk.app import make_app, prepare
+    from kiosk.runtime import KioskRuntime
+    from kiosk.settings import KioskSettings
+    from onewindow import config
+    from onewindow.client import QueueClient
+
+    w, h = (int(x) for x in args.size.split("x"))
+    settings = KioskSettings(id="kiosk-tour", screen_px=(w, h), fullscreen=False)
+    site = config.load(args.config or config.sample_path())
+    fake = None
+    if args.local:
+        fake = FakePrinter(paper_mm=80, transport="tcp", name="tour").start()
+        broker, server = _local_hall(site, fake)
+        transport = broker.transport(settings.id, "kiosk", site.site_id).start()
+        manager = broker.transport("tour-manager", "manager", site.site_id).start()
+        printer_url = fake.url
+    else:
+        from onewindow.broker import BrokerSettings
+        from onewindow.mqtt import MqttTransport
+
+        bs = BrokerSettings.from_url(args.broker)
+        transport = MqttTransport(bs, site.site_id, settings.id, role="kiosk")
+        manager = MqttTransport(bs, site.site_id, "tour-manager", role="manager").start()
+        printer_url = args.printer
+    station = PrintStation(printer_from_url(printer_url, printer_id="main"), poll_interval=0.3)
+    rt = KioskRuntime(site, settings, transport, stations=[station]).start()
+    q = QueueClient(manager, site.site_id, "tour-manager")
+    prepare(settings, fullscreen=False, size=(w, h))
+    app = make_app(rt.presenter, settings)
+    tour = Tour(app, rt, args, fake=fake, server_client=q)
+    from kivy.clock import Clock
+
+    def first_frame(dt):
+        tour.result["first_frame_s"] = time.time() - STARTED
+    Clock.schedule_once(first_frame, 0)
+    tour.run(args.script)
+    app.run()
+    tour.result["px_per_mm"] = settings.px_per_mm
+    tour.result["min_target_px"] = settings.min_target_px
+    rt.stop()
+    station.stop()
+    manager.stop()
+    if fake is not None:
+        fake.stop()
+    text = json.dumps(tour.result, ensure_ascii=False)
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+    else:
+        print(text)
+    return 1 if tour.result["errors"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
