@@ -78,7 +78,19 @@ def make_app(presenter: Any, settings: Any):
             presenter.on_change(lambda: Clock.schedule_once(lambda dt: self.redraw(), 0))
             Clock.schedule_interval(lambda dt: presenter.tick(), 1.0)
             Clock.schedule_once(self._first_frame, 0)
+            from kivy.core.window import Window
+
+            self._typed: list[str] = []  # a QR scanner in keyboard (HID) mode types its code and Enter
+            Window.bind(on_textinput=lambda w, text: self._typed.append(text), on_key_down=self._key)
             return self.view
+
+        def _key(self, window, key, *args):
+            if key in (13, 271):  # Enter, keypad Enter
+                line, self._typed = "".join(self._typed).strip(), []
+                if line:
+                    presenter.identified(qr=line)
+                return True
+            return False
 
         def _first_frame(self, dt):
             self.first_frame_at = time.monotonic()
