@@ -391,3 +391,19 @@ SITES_DIR = Path(__file__).resolve().parent / "sites"
 def sample_path(name: str = "county-hall") -> Path:
     """Path of a shipped sample site configuration ("county-hall" or "village-point")."""
     return SITES_DIR / f"{name}.toml"
+
+
+def add_config_argument(parser) -> None:
+    """Add `-c/--config` to a command (every process takes the site's configuration this way)."""
+    parser.add_argument("-c", "--config", default=None,
+                        help="site configuration (TOML); default: the sample county hall")
+
+
+def site_or_report(args) -> SiteConfig | None:
+    """The site configuration named by `args.config` (default: the sample), or None after printing every
+    problem with it (the command then exits 1)."""
+    try:
+        return load(args.config or sample_path())
+    except ConfigError as exc:
+        print(exc)
+        return None
