@@ -10,7 +10,7 @@ log = logging.getLogger("onewindow.kiosk")
 
 
 def register(sub) -> None:
-    from onewindow.commands.config_check import add_config_argument
+    from onewindow.config import add_config_argument
 
     p = sub.add_parser("kiosk", help="run a kiosk: the touch screen citizens take a number from",
                        description="Run the kiosk app (Kivy, full screen): business types, items, the one-time "
@@ -31,7 +31,7 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from onewindow.commands.config_check import site_or_report
+    from onewindow.config import site_or_report
     from kiosk import settings as kiosk_settings
 
     site = site_or_report(args)
@@ -80,27 +80,38 @@ def _devices(settings, fake: bool, fakes: list) -> dict:
 
 
 def _run_app(site, settings, broker, devices: dict, fakes: list, fullscreen) -> int:
+    import signal
+    import threading
+
     from kiosk.app import make_app, prepare
     from kiosk.runtime import KioskRuntime
     from onewindow.mqtt import MqttTransport
 
+    stop = threading.Event()
+    running: dict = {}
+
+    def on_signal(*_):
+        stop.set()
+        if "app" in running:
+            from kivy.clock import Clock
+
+            Clock.schedule_once(lambda dt: running["app"].stop(), 0)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, on_signal)
     transport = MqttTransport(broker, site.site_id, settings.id, role="kiosk")
     rt = KioskRuntime(site, settings, transport, devices=devices)
     if "scanner" in devices:
         devices["scanner"].on_code = lambda code: rt.presenter.identified(qr=code)
     if "idcard" in devices:
         devices["idcard"].on_card = lambda card: rt.presenter.identified(card_id=card.id_number, name=card.name)
-    rt.start(timeout=None)  # the screen says "out of service" until the broker and server are there
-    prepare(settings, fullscreen=fullscreen)
-    app = make_app(rt.presenter, settings)
-    import signal
-
-    from kivy.clock import Clock
-
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: Clock.schedule_once(lambda dt: app.stop(), 0))
     try:
-        app.run()
+        rt.start(timeout=None)  # the screen says "out of service" until the broker and server are there
+        prepare(settings, fullscreen=fullscreen)
+        app = make_app(rt.presenter, settings)
+        running["app"] = app
+        if not stop.is_set():
+            app.run()
     finally:
         rt.stop()
         for f in fakes:

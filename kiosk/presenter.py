@@ -108,6 +108,7 @@ class KioskPresenter:
         self._listeners.append(listener)
 
     def _changed(self) -> None:
+        self.publish_status()  # the device status follows the printers, the server and the broker
         for listener in list(self._listeners):
             try:
                 listener()
@@ -242,7 +243,8 @@ class KioskPresenter:
                 changed = False
         if changed:
             self._changed()
-        self.publish_status()
+        else:
+            self.publish_status()
 
     def health(self) -> health_mod.Health:
         presence = self.mirror.presence.get(self.server_id)
@@ -252,6 +254,8 @@ class KioskPresenter:
                                  have_site, self.devices())
 
     def publish_status(self, force: bool = False) -> dict | None:
+        if not hasattr(self, "_last_status"):
+            return None  # still being built
         h = self.health()
         body = health_mod.payload(self.settings.id, h, "")
         if self.publish is None or (body == self._last_status and not force):

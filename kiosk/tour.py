@@ -211,7 +211,7 @@ class Tour:
 
 
 def _local_hall(site, printer_fake):
-    from onewindow.mqtt import LocalBroker
+    from onewindow.transport import LocalBroker
     from queue_server.server import QueueServer
     from queue_server.store import Store
 

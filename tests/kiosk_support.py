@@ -3,13 +3,14 @@ thermal printers on TCP, the kiosk runtime with a presenter that takes numbers s
 from __future__ import annotations
 
 import json
+import threading
 
 from hardware.fakes.printer import FakePrinter
 from hardware.printing.config import printer_from_url
 from hardware.printing.station import PrintStation
 from kiosk.runtime import KioskRuntime
 from kiosk.settings import KioskSettings
-from onewindow.mqtt import LocalBroker
+from onewindow.transport import LocalBroker
 from queue_server.server import QueueServer
 from queue_server.store import Store
 
@@ -37,7 +38,10 @@ class Hall:
                                   self.server_transport, always_open=always_open, **kwargs)
         self.server.start()
         self.server_transport.start()
-        self.closers = [self.server.stop]
+        self._ticking = threading.Event()
+        ticker = threading.Thread(target=self._tick, daemon=True, name="server-tick")
+        ticker.start()
+        self.closers = [self.server.stop, self._ticking.set]
         self.printers: list[FakePrinter] = []
 
     def kiosk(self, printers: int = 1, sync: bool = True, settings: KioskSettings | None = None,
@@ -56,6 +60,12 @@ class Hall:
         rt = KioskRuntime(self.site, settings, transport, stations=stations, client_timeout=client_timeout, **kw)
         self.closers.append(rt.stop)
         return rt.start()
+
+    def _tick(self) -> None:
+        """The server's idle wake-ups (the MQTT transport's loop does this every 0.25 s)."""
+        while not self._ticking.wait(0.05):
+            if self.server_transport.connected:
+                self.server_transport.tick()
 
     def retained(self, topic: str) -> dict | None:
         raw = self.broker.retained.get(topic)

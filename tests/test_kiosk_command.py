@@ -44,7 +44,7 @@ def test_onewindow_kiosk_runs_publishes_its_status_and_stops_on_sigterm(tmp_path
     watcher.subscribe("onewindow/demo-county/device/+/status",
                       lambda t, p: p and statuses.append(json.loads(p)))
     env = make_kiosk_screens.kivy_env()
-    proc = subprocess.Popen([sys.executable, "-m", "onewindow.cli", "kiosk", "--broker", broker.url, "--windowed",
+    proc = subprocess.Popen([sys.executable, "-m", "cli", "kiosk", "--broker", broker.url, "--windowed",
                              "--fake-printer", "--fake-scanner", "--id", "kiosk-9"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:

@@ -79,6 +79,7 @@ def test_a_card_at_the_kiosk_gives_priority_and_the_scanner_state_is_published(t
     scanner, reader = QrScanner(fake_scanner.device, reopen_seconds=0.05), IdCardReader(fake_reader.device)
     try:
         rt = hall.kiosk(clock=Clock(), devices={"scanner": scanner, "idcard": reader})
+        assert wait_until(lambda: rt.presenter.screen().name == "home")
         reader.on_card = lambda card: rt.presenter.identified(card_id=card.id_number, name=card.name)
         scanner.on_code = lambda code: rt.presenter.identified(qr=code)
         assert scanner.wait_state("ok") and reader.wait_state("ok")
