@@ -8,34 +8,14 @@ screen, so the README never shows a screen the code no longer draws. Tests call 
 """
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
-
-def kivy_env(video: str = "offscreen") -> dict:
-    env = dict(os.environ)
-    env.update({"SDL_VIDEODRIVER": video, "KIVY_NO_ARGS": "1", "KIVY_CLIPBOARD": "sdl2", "SDL_AUDIODRIVER": "dummy",
-                "KIVY_HOME": tempfile.mkdtemp(prefix="onewindow-kivy-"), "KIVY_NO_FILELOG": "1",
-                "KIVY_LOG_MODE": "PYTHON", "PYTHONPATH": str(ROOT)})
-    return env
-
-
-def run_tour(args: list[str], out: Path, video: str = "offscreen", wrapper: list[str] | None = None,
-             timeout: float = 60) -> dict:
-    """Run `python -m kiosk.tour ARGS --out OUT` in its own process; its JSON result."""
-    cmd = [*(wrapper or []), sys.executable, "-m", "kiosk.tour", *args, "--out", str(out)]
-    proc = subprocess.run(cmd, cwd=ROOT, env=kivy_env(video), capture_output=True, text=True, timeout=timeout)
-    if not out.exists():
-        raise RuntimeError(f"the kiosk tour wrote no result (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
-    result = json.loads(out.read_text(encoding="utf-8"))
-    result["returncode"], result["stderr_tail"] = proc.returncode, proc.stderr[-3000:]
-    return result
+from kiosk.tour import kivy_env, run_tour  # noqa: E402,F401  (tests use both from here)
 
 
 def make(folder: Path | str = ROOT / "docs" / "images") -> dict:

@@ -86,6 +86,8 @@ class KioskPresenter:
         self._last_status: dict | None = None
         self.takes = 0
         self._reset()
+        if getattr(client, "on_issued", "missing") is None:
+            client.on_issued = self._issued
         mirror.on_change(lambda key, value: self._changed())
         for station in getattr(desk, "printers", []):
             station.on_status(lambda pid, st: self._changed())
@@ -99,6 +101,7 @@ class KioskPresenter:
         self.item: str | None = None
         self.slip = self.settings.print_slips
         self.outcome = None
+        self.printing: dict | None = None  # the ticket being printed (shown while it prints)
         self.intent: Intent | None = None
         self.identity: ident.Identity | None = None
         self.notice = ""  # a one-off message on the current screen (a code not understood)
@@ -120,7 +123,7 @@ class KioskPresenter:
         """A touch on the button with this action. Unknown or disabled actions are ignored."""
         with self._lock:
             self.last_touch = self.clock()
-            if self.page == "working":
+            if self.page in ("working", "printing"):
                 return  # a double tap while the number is being taken: one intent, one ticket
             screen = self.screen()
             button = screen.button(action)
@@ -129,9 +132,10 @@ class KioskPresenter:
             self.notice = ""
             kind, _, arg = action.partition(":")
             handler = getattr(self, f"_do_{kind}", None)
-            if handler is not None:
-                handler(arg)
+            later = handler(arg) if handler is not None else None
         self._changed()
+        if later is not None:  # taking a number runs outside the lock: printers and the mirror report meanwhile
+            self.run(*later)
 
     def _do_lang(self, _arg: str) -> None:
         langs = self.settings.languages
@@ -171,7 +175,7 @@ class KioskPresenter:
     def _do_forget(self, _arg: str) -> None:
         self.identity = None
 
-    def _do_take(self, _arg: str) -> None:
+    def _do_take(self, _arg: str) -> tuple | None:
         if self.business_type is None:
             return
         if self.intent is None:
@@ -179,7 +183,7 @@ class KioskPresenter:
             self.intent = Intent(self.business_type, self.item, who.priority_group if who else None,
                                  who.appointment if who else None, request_id=Intent.new_id(self.settings.id))
         self.page = "working"
-        self.run(self._take, self.intent, self.lang, self.slip)
+        return (self._take, self.intent, self.lang, self.slip)
 
     _do_retry = _do_take
 
@@ -199,7 +203,7 @@ class KioskPresenter:
             self.client.end()
         with self._lock:
             self.takes += 1
-            self.outcome = outcome
+            self.outcome, self.printing = outcome, None
             self.page = OUTCOME_PAGE.get(outcome.status, "failed")
             if outcome.status != "unavailable":
                 self.intent = None  # the server answered: the next tap is a new intent
@@ -209,6 +213,14 @@ class KioskPresenter:
         self._changed()
         self.tick()
 
+    def _issued(self, intent: Intent, ticket: dict) -> None:
+        """The server issued the ticket; it prints now. The screen shows the number at once."""
+        with self._lock:
+            if self.intent is not intent or self.page != "working":
+                return
+            self.printing, self.page = ticket, "printing"
+        self._changed()
+
     # ------------------------------------------------------------------ identification
     def identified(self, card_id: str | None = None, name: str = "", qr: str | None = None) -> None:
         """An ID card was read or a code scanned. Only masked values and the priority group stay."""
@@ -216,7 +228,7 @@ class KioskPresenter:
         pr = self.site.priority
         with self._lock:
             self.last_touch = self.clock()
-            if self.page == "working":
+            if self.page in ("working", "printing"):
                 return
             try:
                 who = (ident.from_qr(qr, today, pr.elderly_age, pr.groups) if qr is not None
@@ -236,7 +248,7 @@ class KioskPresenter:
         """Idle -> home (a fresh session for the next citizen); device status when it changed."""
         with self._lock:
             idle = self.clock() - self.last_touch
-            if self.page not in ("home", "working") and idle >= self.settings.idle_seconds:
+            if self.page not in ("home", "working", "printing") and idle >= self.settings.idle_seconds:
                 self._reset()
                 changed = True
             else:

@@ -102,9 +102,15 @@ def _ahead(lang: str, n: int) -> str:
     return t("ahead_none", lang) if not n else t("ahead_one", lang) if n == 1 else t("ahead", lang, n=n)
 
 
-def result(p) -> Screen:
-    o = p.outcome
-    ticket = o.ticket or {}
+def printing(p) -> Screen:
+    """The number, shown as soon as the server issued it, while the ticket prints."""
+    return result(p, p.printing or {}, None)
+
+
+def result(p, ticket: dict | None = None, o=...) -> Screen:
+    if o is ...:
+        o = p.outcome
+        ticket = o.ticket or {}
     lines: list[Line] = []
     today = ticket.get("service_day") or p.now().date().isoformat()
     if ticket.get("called_after"):
@@ -117,6 +123,11 @@ def result(p) -> Screen:
     if not ticket.get("called_after"):
         m = _minutes(ticket.get("estimated_wait_min"))
         lines.append(Line(t("wait", p.lang, m=m) if m is not None else t("wait_unknown", p.lang)))
+    if o is None:
+        lines.append(Line(t("printing", p.lang), "heading"))
+        return _screen(p, "printing", t("your_number", p.lang), big=ticket.get("number", ""), lines=lines,
+                       buttons=[Button("done", t("done", p.lang), kind="primary", enabled=False)],
+                       nav=p.nav(back=False, enabled=False))
     lines.append(Line(t("take_paper", p.lang), "heading"))
     if o.slip_printed is True:
         lines.append(Line(t("slip_printed", p.lang), "note"))

@@ -4,6 +4,8 @@
 goes out with the intent's request id (a double tap, a retry after a lost reply, a reconnect: the
 server answers the same request id with its first reply, so the citizen gets one ticket) and with the
 intent's extras (an appointment check-in, the kiosk's id). Everything else passes through.
+`on_issued(intent, ticket)` runs as soon as the server's ticket is in, before the desk prints it, so the
+screen can show the number while the ticket prints (and withdraw it if the printer fails).
 
 The ticket that comes back loses its `priority_group` before the desk lays it out: the priority
 group is decided on the kiosk from an ID card and must not be printed on the paper a citizen carries.
@@ -40,9 +42,10 @@ class Intent:
 class KioskClient:
     """The TicketDesk's queue client, with the open intent's request id and extras applied to `issue`."""
 
-    def __init__(self, client: Any, kiosk_id: str):
+    def __init__(self, client: Any, kiosk_id: str, on_issued: Any = None):
         self.client = client
         self.kiosk_id = kiosk_id
+        self.on_issued = on_issued  # on_issued(intent, ticket): the server issued it; printing starts now
         self._intent: Intent | None = None
         self._lock = threading.Lock()
         self.issued_request_ids: list[str] = []
@@ -69,6 +72,8 @@ class KioskClient:
         reply = self.client.issue(business_type, request_id=request_id, **args)
         if isinstance(reply, dict) and isinstance(reply.get("ticket"), dict):
             reply = {**reply, "ticket": {k: v for k, v in reply["ticket"].items() if k != "priority_group"}}
+            if reply.get("ok") and intent is not None and self.on_issued is not None:
+                self.on_issued(intent, reply["ticket"])
         return reply
 
     def __getattr__(self, name: str) -> Any:  # cancel, request, publish_event, ...

@@ -39,6 +39,7 @@ T = {
     "wait": ("预计等候约 {m} 分钟", "Expected wait: about {m} minutes"),
     "wait_unknown": ("暂无开放窗口，请留意叫号", "No window is open for this just now: watch for your number"),
     "called_after": ("{t} 后叫号", "Called after {t}"),
+    "printing": ("正在打印号票，请稍候……", "Printing your ticket..."),
     "take_paper": ("请取走号票", "Please take your ticket"),
     "slip_printed": ("告知单已打印，请一并取走", "Your notice slip is printed too"),
     "slip_failed": ("告知单未能打印，请向工作人员索取", "The notice slip could not be printed: please ask staff"),

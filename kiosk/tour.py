@@ -20,6 +20,32 @@ import time
 from pathlib import Path
 
 STARTED = time.time()
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def kivy_env(video: str = "offscreen") -> dict:
+    """The environment for a Kivy child process without a screen (or under Xvfb with video="x11")."""
+    env = dict(os.environ)
+    env.update({"SDL_VIDEODRIVER": video, "KIVY_NO_ARGS": "1", "KIVY_CLIPBOARD": "sdl2", "SDL_AUDIODRIVER": "dummy",
+                "KIVY_HOME": tempfile.mkdtemp(prefix="onewindow-kivy-"), "KIVY_NO_FILELOG": "1",
+                "KIVY_LOG_MODE": "PYTHON", "PYTHONPATH": str(ROOT)})
+    return env
+
+
+def run_tour(args: list[str], out: Path, video: str = "offscreen", wrapper: list[str] | None = None,
+             timeout: float = 60) -> dict:
+    """Run `python -m kiosk.tour ARGS --out OUT` in its own process (Kivy keeps one window per process);
+    its JSON result, with `launched_at` (wall clock) and the process's exit code and stderr tail."""
+    import subprocess
+
+    cmd = [*(wrapper or []), sys.executable, "-m", "kiosk.tour", *args, "--out", str(out)]
+    launched = time.time()
+    proc = subprocess.run(cmd, cwd=ROOT, env=kivy_env(video), capture_output=True, text=True, timeout=timeout)
+    if not out.exists():
+        raise RuntimeError(f"the kiosk tour wrote no result (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
+    result = json.loads(out.read_text(encoding="utf-8"))
+    result.update(launched_at=launched, returncode=proc.returncode, stderr_tail=proc.stderr[-3000:])
+    return result
 
 
 def _args(argv):
@@ -66,6 +92,13 @@ class Tour:
         self.result = {"screens": [], "numbers": [], "targets": [], "tap_to_number_ms": [], "shots": [],
                        "errors": []}
         self.Finger = _touch_class()
+        self._issued_at = None
+        inner = rt.client.on_issued
+
+        def issued(intent, ticket):  # when the server's reply arrived (for the benchmark's breakdown)
+            self._issued_at = time.perf_counter()
+            inner(intent, ticket)
+        rt.client.on_issued = issued
 
     # -------------------------------------------------------------- steps (generators yield waits)
     def shown(self, name):
@@ -82,7 +115,9 @@ class Tour:
         view = self.app.view
         s = view.shown
         self.result["screens"].append({"name": s.name, "lang": s.lang, "large": s.large, "title": s.title,
-                                       "big": s.big, "label": label, "lines": [ln.text for ln in s.lines]})
+                                       "big": s.big, "label": label, "lines": [ln.text for ln in s.lines],
+                                       "buttons": {b.action: b.label for b in s.buttons + s.nav},
+                                       "banner": s.banner, "drawn": view.drawn()})
         for action, b in view.buttons.items():
             self.result["targets"].append({"screen": label, "action": action, "w": b.width, "h": b.height})
         if s.big:
@@ -99,12 +134,21 @@ class Tour:
                 self.result["shots"].append(str(final))
 
     def take(self, label=None):
-        """Tap "take a number" and wait for the number to be on screen (a frame drawn)."""
+        """Tap "take a number": time until a frame shows the number (or why there is none), then wait
+        until the ticket printed and the final screen is drawn."""
         t0 = time.perf_counter()
+        self._issued_at = None
         self.tap("take")
-        yield lambda: self.app.view.shown.name in ("result", "refused", "failed", "unavailable")
+        yield lambda: bool(self.app.view.shown.big) or self.app.view.shown.name in ("refused", "failed", "unavailable")
         yield 1  # the frame with the number
         self.result["tap_to_number_ms"].append((time.perf_counter() - t0) * 1000)
+        if self._issued_at is not None:
+            self.result.setdefault("tap_to_issued_ms", []).append((self._issued_at - t0) * 1000)
+        yield lambda: self.app.view.shown.name in ("result", "refused", "failed", "unavailable")
+        self.result.setdefault("tap_to_printed_ms", []).append((time.perf_counter() - t0) * 1000)
+        outcome = self.rt.presenter.outcome
+        self.result.setdefault("desk_ms", []).append(round(outcome.elapsed * 1000, 1) if outcome else None)
+        yield 1
         if label:
             self.record(label)
 
@@ -161,11 +205,21 @@ class Tour:
 
     def bench(self):
         yield self.shown("home")
-        for _ in range(self.args.repeat):
+        yield lambda: self.app.view.buttons.get("type:B") is not None
+        yield 1
+        self.result["home_ready_at"] = time.time()  # the home screen with the hall's business types
+        for _ in range(self.args.repeat):  # the ticket only
             yield from self.go("type:B", "items")
             yield from self.take()
             yield from self.go("done", "home")
-        self.result["numbers_taken"] = len(self.result["tap_to_number_ms"])
+        ticket_only, self.result["tap_to_number_ms"] = self.result["tap_to_number_ms"], []
+        for _ in range(max(1, self.args.repeat // 2)):  # the ticket and the item's notice slip
+            yield from self.go("type:B", "items")
+            yield from self.go(f"item:{self.rt.presenter._items_of('B')[0]['code']}", "notice")
+            yield from self.take()
+            yield from self.go("done", "home")
+        self.result["tap_to_number_slip_ms"] = self.result["tap_to_number_ms"]
+        self.result["tap_to_number_ms"] = ticket_only
 
     def smoke(self):
         yield self.shown("home")
@@ -221,6 +275,14 @@ def _local_hall(site, printer_fake):
                                      site.timezone), st, always_open=True)
     server.start()
     st.start()
+
+    def tick() -> None:  # the server's idle wake-ups, as the MQTT transport's loop gives them
+        while st.connected:
+            st.tick()
+            time.sleep(0.1)
+    import threading
+
+    threading.Thread(target=tick, daemon=True, name="server-tick").start()
     return broker, server
 
 
@@ -265,9 +327,11 @@ def main(argv=None) -> int:
 
     def first_frame(dt):
         tour.result["first_frame_s"] = time.time() - STARTED
+        tour.result["first_frame_at"] = time.time()
     Clock.schedule_once(first_frame, 0)
     tour.run(args.script)
     app.run()
+    tour.result["redraw_ms"] = [round(x, 1) for x in app.redraw_ms]
     tour.result["px_per_mm"] = settings.px_per_mm
     tour.result["min_target_px"] = settings.min_target_px
     rt.stop()

@@ -344,3 +344,29 @@ def test_device_status_is_retained_and_names_each_part(kiosk, hall):
     assert st["parts"]["printer"] == "ok" and st["parts"]["broker"] == "ok" and st["parts"]["server"] == "ok"
     assert "T" in st["at"]
     json.dumps(st)
+
+
+def test_the_number_shows_while_the_ticket_prints_and_is_withdrawn_if_the_paper_runs_out(kiosk, hall):
+    p = kiosk.presenter
+    seen = []
+    p.on_change(lambda: seen.append((p.page, p.screen().big)))
+    station = kiosk.desk.printers[0]
+    real_submit = station.submit
+    at_print = []
+    station.submit = lambda doc, *a, **kw: (at_print.append(p.screen()), real_submit(doc, *a, **kw))[1]
+    p.tap("type:A")
+    p.tap("item:CB-01")
+    p.tap("take")
+    assert at_print[0].name == "printing" and at_print[0].big == "A001"
+    assert "正在打印号票，请稍候……" in [ln.text for ln in at_print[0].lines]
+    assert not at_print[0].button("done").enabled and not at_print[0].button("home").enabled
+    assert p.screen().name == "result", (p.outcome.reason, p.outcome.detail, p.outcome.failures)
+    assert "请取走号票" in [ln.text for ln in p.screen().lines]
+    p.tap("done")
+    hall.printers[0].paper_runs_out_after = 40
+    seen.clear()
+    p.tap("type:A")
+    p.tap("take")
+    assert ("printing", "A002") in seen
+    s = p.screen()
+    assert s.name == "failed" and s.big == "" and "作废" in s.lines[0].text

@@ -71,6 +71,10 @@ def test_screenshots_of_every_screen_in_chinese_and_english(tmp_path):
     titles = {s["label"]: s["title"] for s in r["screens"]}
     assert titles["home-zh"] == "请选择您要办理的业务" and titles["home-en"] == "Choose what you need to do"
     assert titles["out-of-service-zh"] == "暂停服务"
+    for s in r["screens"]:  # the widgets (reused between screens of one layout) hold this screen's texts
+        want = {"title": s["title"], "banner": s["banner"], "big": s["big"], "lines": s["lines"],
+                "buttons": s["buttons"]}
+        assert s["drawn"] == want, s["label"]
     _targets_ok(r)
 
 
