@@ -32,7 +32,9 @@ from onewindow.topics import Topics
 log = logging.getLogger("onewindow.kiosk")
 
 CHOOSING = ("home", "items", "notice")
-OUTCOME_PAGE = {"issued": "result", "refused": "refused", "print_failed": "failed", "unavailable": "unavailable"}
+BUSY = ("working", "printing", "printed")  # a number is being taken: touches wait
+OUTCOME_PAGE = {"issued": "result", "refused": "refused", "print_failed": "failed", "unavailable": "unavailable",
+               "uncertain": "uncertain"}
 
 
 @dataclass
@@ -123,7 +125,7 @@ class KioskPresenter:
         """A touch on the button with this action. Unknown or disabled actions are ignored."""
         with self._lock:
             self.last_touch = self.clock()
-            if self.page in ("working", "printing"):
+            if self.page in BUSY:
                 return  # a double tap while the number is being taken: one intent, one ticket
             screen = self.screen()
             button = screen.button(action)
@@ -194,7 +196,8 @@ class KioskPresenter:
             self.client.begin(intent)
             self.desk.print_slips = slip
             outcome = self.desk.take_ticket(intent.business_type, item=intent.item,
-                                            priority_group=intent.priority_group, lang=lang)
+                                            priority_group=intent.priority_group, lang=lang,
+                                            on_ticket=lambda o: self._printed(intent, o))
         except Exception as exc:  # noqa: BLE001 - a broken part ends on a screen, never in a crash
             log.exception("kiosk %s: taking a number failed", self.settings.id)
             from kiosk.ticketing import TicketOutcome
@@ -221,6 +224,14 @@ class KioskPresenter:
             self.printing, self.page = ticket, "printing"
         self._changed()
 
+    def _printed(self, intent: Intent, outcome: Any) -> None:
+        """The ticket is in the citizen's hand (the notice slip may still be printing)."""
+        with self._lock:
+            if self.intent is not intent or self.page not in ("working", "printing"):
+                return
+            self.outcome, self.printing, self.page = outcome, None, "printed"
+        self._changed()
+
     # ------------------------------------------------------------------ identification
     def identified(self, card_id: str | None = None, name: str = "", qr: str | None = None) -> None:
         """An ID card was read or a code scanned. Only masked values and the priority group stay."""
@@ -228,7 +239,7 @@ class KioskPresenter:
         pr = self.site.priority
         with self._lock:
             self.last_touch = self.clock()
-            if self.page in ("working", "printing"):
+            if self.page in BUSY:
                 return
             try:
                 who = (ident.from_qr(qr, today, pr.elderly_age, pr.groups) if qr is not None
@@ -248,7 +259,7 @@ class KioskPresenter:
         """Idle -> home (a fresh session for the next citizen); device status when it changed."""
         with self._lock:
             idle = self.clock() - self.last_touch
-            if self.page not in ("home", "working", "printing") and idle >= self.settings.idle_seconds:
+            if self.page != "home" and self.page not in BUSY and idle >= self.settings.idle_seconds:
                 self._reset()
                 changed = True
             else:

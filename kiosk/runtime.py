@@ -9,6 +9,7 @@ Used by `onewindow kiosk`, the tests and the benchmark, so all three run the sam
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any, Callable
 
 from kiosk.presenter import KioskPresenter, _threaded
@@ -23,7 +24,7 @@ log = logging.getLogger("onewindow.kiosk")
 class KioskRuntime:
     def __init__(self, site: Any, settings: Any, transport: Any, *, stations: list | None = None,
                  run: Callable = _threaded, client_timeout: float = 1.5, client_attempts: int = 2,
-                 devices: dict | None = None, **presenter_args: Any):
+                 devices: dict | None = None, outbox_path: str | None = "settings", **presenter_args: Any):
         from hardware.printing.station import PrintStation
 
         self.site, self.settings, self.transport = site, settings, transport
@@ -34,9 +35,12 @@ class KioskRuntime:
         self.queue_client = QueueClient(transport, site.site_id, settings.id, timeout=client_timeout,
                                         attempts=client_attempts)
         self.client = KioskClient(self.queue_client, settings.id)
+        if outbox_path == "settings":  # cancels owed to the server survive a restart (None: in memory)
+            Path(settings.state_dir).mkdir(parents=True, exist_ok=True)
+            outbox_path = str(Path(settings.state_dir) / f"{settings.id}-cancels.jsonl")
         self.desk = TicketDesk(site, self.client, self.stations[0] if self.stations else None,
                                self.stations[1] if len(self.stations) > 1 else None, kiosk_id=settings.id,
-                               print_slips=settings.print_slips)
+                               print_slips=settings.print_slips, outbox_path=outbox_path)
         self.presenter = KioskPresenter(
             site, self.mirror, self.desk, self.client, settings, publish=transport.publish, run=run,
             connected=lambda: bool(getattr(transport, "connected", True)),
@@ -66,6 +70,7 @@ class KioskRuntime:
                 d.stop()
             except Exception:  # noqa: BLE001
                 log.exception("stopping %r failed", d)
+        self.desk.close()
         try:
             self.transport.stop()
         finally:

@@ -102,12 +102,26 @@ def _ahead(lang: str, n: int) -> str:
     return t("ahead_none", lang) if not n else t("ahead_one", lang) if n == 1 else t("ahead", lang, n=n)
 
 
+def printed(p) -> Screen:
+    """The ticket printed; the notice slip is still printing."""
+    return result(p, (p.outcome.ticket or {}), p.outcome, slip_pending=True)
+
+
+def uncertain(p) -> Screen:
+    """The ticket is valid but the printer did not confirm it printed: the number stays on screen."""
+    s = result(p, (p.outcome.ticket or {}), p.outcome)
+    s.name = "uncertain"
+    s.lines = [ln for ln in s.lines if ln.text != t("take_paper", p.lang)]
+    s.lines.insert(0, Line(t("uncertain", p.lang), "warning"))
+    return s
+
+
 def printing(p) -> Screen:
     """The number, shown as soon as the server issued it, while the ticket prints."""
     return result(p, p.printing or {}, None)
 
 
-def result(p, ticket: dict | None = None, o=...) -> Screen:
+def result(p, ticket: dict | None = None, o=..., slip_pending: bool = False) -> Screen:
     if o is ...:
         o = p.outcome
         ticket = o.ticket or {}
@@ -129,6 +143,11 @@ def result(p, ticket: dict | None = None, o=...) -> Screen:
                        buttons=[Button("done", t("done", p.lang), kind="primary", enabled=False)],
                        nav=p.nav(back=False, enabled=False))
     lines.append(Line(t("take_paper", p.lang), "heading"))
+    if slip_pending:
+        lines.append(Line(t("slip_printing", p.lang), "note"))
+        return _screen(p, "printed", t("your_number", p.lang), big=ticket.get("number", ""), lines=lines,
+                       buttons=[Button("done", t("done", p.lang), kind="primary", enabled=False)],
+                       nav=p.nav(back=False, enabled=False))
     if o.slip_printed is True:
         lines.append(Line(t("slip_printed", p.lang), "note"))
     elif o.slip_printed is False:

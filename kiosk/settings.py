@@ -10,6 +10,7 @@
     print_slips = true             # offer the one-time notice slip with the ticket
     scanner = "/dev/ttyACM0"       # QR scanner (serial or pty path, or a pyserial URL); "" = none
     idcard = "/dev/ttyUSB1"        # ID-card reader; "" = none
+    state_dir = "var/kiosk"        # where cancels still owed to the server are kept across restarts
 
     [[printer]]                    # as in hardware/README.md; the first is the kiosk's printer,
     id = "main"                    # a second one is its fallback
@@ -30,7 +31,7 @@ from onewindow.config import ConfigError
 LANGUAGES = ("zh", "en")
 DEVICE_ID_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 KIOSK_KEYS = {"id", "idle_seconds", "languages", "screen_px", "screen_mm", "fullscreen", "print_slips",
-              "scanner", "idcard", "min_target_mm"}
+              "scanner", "idcard", "min_target_mm", "state_dir"}
 
 
 class KioskSettingsError(ConfigError):
@@ -49,6 +50,7 @@ class KioskSettings:
     scanner: str = ""
     idcard: str = ""
     min_target_mm: float = 15.0
+    state_dir: str = "var/kiosk"
     printers: tuple = field(default=())  # hardware.printing.config.PrinterConfig
 
     @property
@@ -105,8 +107,8 @@ def from_dict(raw: dict, source: str = "<memory>") -> KioskSettings:
             errors.append((f"kiosk.{name}", flags[name], "must be true or false"))
             flags[name] = default
     ports = {}
-    for name in ("scanner", "idcard"):
-        ports[name] = k.get(name, "")
+    for name in ("scanner", "idcard", "state_dir"):
+        ports[name] = k.get(name, "var/kiosk" if name == "state_dir" else "")
         if not isinstance(ports[name], str):
             errors.append((f"kiosk.{name}", ports[name], "must be a device path or URL (\"\" for none)"))
             ports[name] = ""
@@ -124,7 +126,8 @@ def from_dict(raw: dict, source: str = "<memory>") -> KioskSettings:
         screen_px=_pair(k, "screen_px", int, errors, (1280, 800)),
         screen_mm=_pair(k, "screen_mm", float, errors, (344.0, 215.0)),
         fullscreen=flags["fullscreen"], print_slips=flags["print_slips"],
-        scanner=ports["scanner"], idcard=ports["idcard"], min_target_mm=float(target), printers=printers)
+        scanner=ports["scanner"], idcard=ports["idcard"], min_target_mm=float(target), printers=printers,
+        state_dir=ports["state_dir"] or "var/kiosk")
     if errors:
         raise KioskSettingsError(source, errors)
     return settings

@@ -2,7 +2,7 @@
 
     {"v": 1, "device": "kiosk-1", "kind": "kiosk", "at": "2026-11-23T09:01:02+08:00",
      "state": "ok" | "degraded" | "out_of_service",
-     "parts": {"printer": "ok" | "paper_low" | "paper_out" | "offline" | "cover_open",
+     "parts": {"printer": "ok" | "paper_low" | "paper_out" | "offline" | "cover_open" | "unknown",
                "printers": {"main": "ok", "spare": "paper_out"},
                "scanner": "ok" | "offline" | "none", "idcard": ..., "broker": "ok" | "offline",
                "server": "ok" | "offline"},
@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from hardware.printing.status import printer_states
+
 
 @dataclass(frozen=True)
 class Health:
@@ -24,22 +26,11 @@ class Health:
     detail: str
 
 
-def printer_part(status) -> str:
-    """One PrinterStatus as the device-status word."""
-    if status is None:
-        return "offline"
-    if status.problem is None:
-        return "paper_low" if getattr(status, "paper", "") == "low" else "ok"
-    if status.problem in ("paper_out", "cover_open"):
-        return status.problem
-    return "offline"
-
-
 def health(printers: list, connected: bool, server_online: bool | None, have_site: bool,
            devices: dict[str, str | None]) -> Health:
     """`printers`: PrintStations; `server_online`: the server's presence (None: not heard of yet);
     `devices`: {"scanner": "ok"|"offline"|None, "idcard": ...} (None: not fitted)."""
-    per = {p.id: printer_part(p.status) for p in printers}
+    per = printer_states(printers)  # ok | paper_low | paper_out | cover_open | offline | unknown
     parts: dict = {"printer": next(iter(per.values()), "offline"), "printers": per,
                    "broker": "ok" if connected else "offline",
                    "server": "ok" if server_online else ("offline" if server_online is False else "unknown")}
@@ -58,6 +49,7 @@ def health(printers: list, connected: bool, server_online: bool | None, have_sit
     if problem:
         state = "out_of_service"
     elif any(v != "ok" for v in per.values()) or any(parts[n] == "offline" for n in devices):
+        # a printer not answering its status yet ("unknown") is not known to be fine: degraded
         state, detail = "degraded", "serving; " + ", ".join(
             [f"printer {k} {v}" for k, v in per.items() if v != "ok"]
             + [f"{n} offline" for n in devices if parts[n] == "offline"])

@@ -40,6 +40,10 @@ T = {
     "wait_unknown": ("暂无开放窗口，请留意叫号", "No window is open for this just now: watch for your number"),
     "called_after": ("{t} 后叫号", "Called after {t}"),
     "printing": ("正在打印号票，请稍候……", "Printing your ticket..."),
+    "slip_printing": ("正在打印告知单……", "Printing your notice slip..."),
+    "uncertain": ("打印机未能确认号票已打出。如果没有拿到完整的号票，请记下号码并联系现场工作人员。",
+                  "The printer could not confirm your ticket printed. If you have no whole ticket, note the "
+                  "number and ask a member of staff."),
     "take_paper": ("请取走号票", "Please take your ticket"),
     "slip_printed": ("告知单已打印，请一并取走", "Your notice slip is printed too"),
     "slip_failed": ("告知单未能打印，请向工作人员索取", "The notice slip could not be printed: please ask staff"),

@@ -144,7 +144,7 @@ class Tour:
         self.result["tap_to_number_ms"].append((time.perf_counter() - t0) * 1000)
         if self._issued_at is not None:
             self.result.setdefault("tap_to_issued_ms", []).append((self._issued_at - t0) * 1000)
-        yield lambda: self.app.view.shown.name in ("result", "refused", "failed", "unavailable")
+        yield lambda: self.app.view.shown.name in ("result", "refused", "failed", "unavailable", "uncertain")
         self.result.setdefault("tap_to_printed_ms", []).append((time.perf_counter() - t0) * 1000)
         outcome = self.rt.presenter.outcome
         self.result.setdefault("desk_ms", []).append(round(outcome.elapsed * 1000, 1) if outcome else None)
@@ -202,6 +202,24 @@ class Tour:
             self.fake.paper_out = False
             yield lambda: self.app.view.shown.name == "home"
             yield from self.go("lang", "home")
+            yield from self.printer_faults()
+
+    def printer_faults(self):
+        """A printer that refuses the ticket (voided) and one that runs out of paper in the middle of it."""
+        yield from self.go("type:B", "items")
+        self.fake.cover_open = True  # opened a moment ago: the kiosk has not polled it yet
+        yield from self.take("failed-zh")
+        yield from self.go("lang", "failed", "failed-en")
+        yield from self.go("lang", "failed")
+        self.fake.cover_open = False
+        yield from self.go("done", "home")
+        yield lambda: self.app.view.shown.name == "home" and self.app.view.buttons.get("type:B") is not None
+        yield from self.go("type:B", "items")
+        self.fake.paper_runs_out_after = 40
+        yield from self.take("uncertain-zh")
+        yield from self.go("lang", "uncertain", "uncertain-en")
+        self.fake.paper_runs_out_after = None
+        self.fake.paper_out = False
 
     def bench(self):
         yield self.shown("home")
@@ -318,7 +336,7 @@ def main(argv=None) -> int:
         manager = MqttTransport(bs, site.site_id, "tour-manager", role="manager").start()
         printer_url = args.printer
     station = PrintStation(printer_from_url(printer_url, printer_id="main"), poll_interval=0.3)
-    rt = KioskRuntime(site, settings, transport, stations=[station]).start()
+    rt = KioskRuntime(site, settings, transport, stations=[station], outbox_path=None).start()
     q = QueueClient(manager, site.site_id, "tour-manager")
     prepare(settings, fullscreen=False, size=(w, h))
     app = make_app(rt.presenter, settings)

@@ -57,6 +57,7 @@ class Hall:
         transport = self.broker.transport(settings.id, "kiosk", self.site.site_id).start()
         if sync:
             kw.setdefault("run", lambda fn, *a: fn(*a))
+        kw.setdefault("outbox_path", None)
         rt = KioskRuntime(self.site, settings, transport, stations=stations, client_timeout=client_timeout, **kw)
         self.closers.append(rt.stop)
         return rt.start()

@@ -44,7 +44,10 @@ def test_onewindow_kiosk_runs_publishes_its_status_and_stops_on_sigterm(tmp_path
     watcher.subscribe("onewindow/demo-county/device/+/status",
                       lambda t, p: p and statuses.append(json.loads(p)))
     env = make_kiosk_screens.kivy_env()
+    settings = tmp_path / "kiosk.toml"
+    settings.write_text(f'[kiosk]\nstate_dir = "{tmp_path / "state"}"\n', encoding="utf-8")
     proc = subprocess.Popen([sys.executable, "-m", "cli", "kiosk", "--broker", broker.url, "--windowed",
+                             "--kiosk", str(settings),
                              "--fake-printer", "--fake-scanner", "--id", "kiosk-9"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:

@@ -239,28 +239,49 @@ def test_quota_reached(kiosk):
     assert s.name == "refused" and s.title == "今日号已取完"
 
 
-def test_paper_running_out_mid_job_voids_the_number_and_the_kiosk_goes_out_of_service(kiosk, hall):
+def test_paper_running_out_mid_job_keeps_the_number_on_screen_and_the_kiosk_goes_out_of_service(kiosk, hall):
     p, printer = kiosk.presenter, hall.printers[0]
-    printer.paper_runs_out_after = 40
+    printer.paper_runs_out_after = 40  # the ticket's bytes reached the printer: it may be half printed
     p.tap("type:A")
     p.tap("take")
     s = p.screen()
-    assert s.name == "failed" and "作废" in s.lines[0].text and s.big == ""
-    status = kiosk.queue_client.request("ticket_status", ticket="A001")
-    assert wait_until(lambda: kiosk.queue_client.request("ticket_status", ticket="A001")["ticket"]["state"]
-                      == "cancelled"), status
+    assert s.name == "uncertain" and s.big == "A001"  # valid at the server, never printed twice
+    assert s.lines[0].text.startswith("打印机未能确认号票已打出")
+    assert kiosk.queue_client.request("ticket_status", ticket="A001")["ticket"]["state"] == "waiting"
     p.tap("done")
     s = p.screen()
     assert s.name == "out_of_service" and "缺纸" in s.lines[0].text
-    topic = f"onewindow/demo-county/device/kiosk-1/status"
+    topic = "onewindow/demo-county/device/kiosk-1/status"
     p.tick()
     st = hall.retained(topic)
     assert st["state"] == "out_of_service" and st["parts"]["printer"] == "paper_out" and st["kind"] == "kiosk"
     printer.paper_out = False
     printer.paper_runs_out_after = None  # staff put in a new roll: the kiosk finds it by itself
     assert wait_until(lambda: p.screen().name == "home", 5)
-    p.tick()
-    assert hall.retained(topic)["state"] == "ok"
+    assert wait_until(lambda: (p.tick(), hall.retained(topic)["state"])[1] == "ok", 5)
+
+
+def test_a_printer_known_out_of_paper_voids_nothing_and_says_so(hall):
+    rt = hall.kiosk()
+    p = rt.presenter
+    assert wait_until(lambda: p.screen().name == "home")
+    p.tap("type:A")
+    hall.printers[0].paper_out = True
+    assert wait_until(lambda: p.screen().name == "out_of_service", 5)  # the idle status poll found it
+    assert p.screen().button("take") is None  # nothing to tap: no number is asked for
+
+
+def test_a_ticket_the_printer_refused_is_voided_at_the_server(kiosk, hall):
+    p = kiosk.presenter
+    station = kiosk.desk.printers[0]
+    p.tap("type:A")
+    hall.printers[0].cover_open = True  # opened just now: the kiosk has not polled it yet
+    p.tap("take")
+    s = p.screen()
+    assert s.name == "failed" and s.big == "" and "作废" in s.lines[0].text
+    assert wait_until(lambda: kiosk.queue_client.request("ticket_status", ticket="A001")["ticket"]["state"]
+                      == "cancelled", 5)
+    assert station.status.problem == "cover_open"
 
 
 def test_a_fallback_printer_keeps_the_kiosk_serving_degraded(hall):
@@ -339,7 +360,9 @@ def test_an_appointment_qr_checks_in_straight_to_its_item(kiosk):
 
 
 def test_device_status_is_retained_and_names_each_part(kiosk, hall):
-    st = hall.retained("onewindow/demo-county/device/kiosk-1/status")
+    topic = "onewindow/demo-county/device/kiosk-1/status"
+    assert wait_until(lambda: hall.retained(topic)["state"] == "ok")  # once the printer answered its status
+    st = hall.retained(topic)
     assert st["v"] == 1 and st["device"] == "kiosk-1" and st["state"] == "ok"
     assert st["parts"]["printer"] == "ok" and st["parts"]["broker"] == "ok" and st["parts"]["server"] == "ok"
     assert "T" in st["at"]
@@ -360,13 +383,15 @@ def test_the_number_shows_while_the_ticket_prints_and_is_withdrawn_if_the_paper_
     assert at_print[0].name == "printing" and at_print[0].big == "A001"
     assert "正在打印号票，请稍候……" in [ln.text for ln in at_print[0].lines]
     assert not at_print[0].button("done").enabled and not at_print[0].button("home").enabled
+    slip_time = [ln.text for ln in at_print[1].lines]  # the ticket is out; the notice slip prints next
+    assert at_print[1].name == "printed" and "请取走号票" in slip_time and "正在打印告知单……" in slip_time
     assert p.screen().name == "result", (p.outcome.reason, p.outcome.detail, p.outcome.failures)
     assert "请取走号票" in [ln.text for ln in p.screen().lines]
     p.tap("done")
-    hall.printers[0].paper_runs_out_after = 40
+    hall.printers[0].cover_open = True
     seen.clear()
     p.tap("type:A")
     p.tap("take")
     assert ("printing", "A002") in seen
     s = p.screen()
-    assert s.name == "failed" and s.big == "" and "作废" in s.lines[0].text
+    assert s.name == "failed" and s.big == "" and "作废" in s.lines[0].text  # withdrawn on screen

@@ -18,7 +18,7 @@ from tests.server_process import ServerProcess
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "docs"))
 import make_kiosk_screens  # noqa: E402
 
-SCREENS = ["home", "items", "notice", "result", "refused", "out-of-service"]
+SCREENS = ["home", "items", "notice", "result", "refused", "out-of-service", "failed", "uncertain"]
 
 
 def test_every_text_colour_reads_at_least_4_5_to_1():
