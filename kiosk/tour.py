@@ -183,6 +183,7 @@ class Tour:
         yield from self.go("large", "notice", "notice-large-zh")
         yield from self.go("home", "home")
         yield from self.go("large", "home")
+        yield from self.keyboard_scan()
         if self.q is not None:
             self.q.request("set_business_type", business_type="C", open=False)
             yield lambda: "暂停" in self.app.view.buttons["type:C"].text
@@ -203,6 +204,20 @@ class Tour:
             yield lambda: self.app.view.shown.name == "home"
             yield from self.go("lang", "home")
             yield from self.printer_faults()
+
+    def keyboard_scan(self):
+        """A QR scanner in keyboard mode types an appointment code and Enter into the window."""
+        from kivy.core.window import Window
+
+        code = "onewindow:appointment?ref=R20261123-7&start=2026-11-23T10:00:00%2B08:00&bt=A&item=CB-02"
+        for ch in code:
+            Window.dispatch("on_textinput", ch)
+        Window.dispatch("on_key_down", 13, 40, None, [])
+        yield lambda: self.app.view.shown.name == "notice" and "R20261123-7" in self.app.view.shown.banner
+        yield 1
+        self.record("appointment-zh")
+        yield from self.go("forget", "notice")
+        yield from self.go("home", "home")
 
     def printer_faults(self):
         """A printer that refuses the ticket (voided) and one that runs out of paper in the middle of it."""

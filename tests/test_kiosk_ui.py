@@ -69,6 +69,8 @@ def test_screenshots_of_every_screen_in_chinese_and_english(tmp_path):
             assert img.size == (1280, 800)
             assert img.getpixel((5, 5)) == tuple(int(theme.BLUE[i:i + 2], 16) for i in (1, 3, 5))  # title bar
     titles = {s["label"]: s["title"] for s in r["screens"]}
+    appointment = next(s for s in r["screens"] if s["label"] == "appointment-zh")  # typed by a keyboard-mode scanner
+    assert appointment["title"] == "城乡居民参保信息变更登记" and "预约签到：R20261123-7" in appointment["banner"]
     assert titles["home-zh"] == "请选择您要办理的业务" and titles["home-en"] == "Choose what you need to do"
     assert titles["out-of-service-zh"] == "暂停服务"
     for s in r["screens"]:  # the widgets (reused between screens of one layout) hold this screen's texts
