@@ -43,7 +43,6 @@ def prepare(settings: Any, fullscreen: bool | None = None, size: tuple[int, int]
     Config.set("graphics", "fullscreen", "auto" if full else "0")
     Config.set("graphics", "resizable", "0")
     Config.set("graphics", "multisamples", "0")  # flat colours and text need no anti-aliasing passes
-    Config.set("graphics", "maxfps", "30")       # a kiosk screen changes on touches, not 60 times a second
     Config.set("kivy", "exit_on_escape", "0")
     Config.set("input", "mouse", "mouse,disable_multitouch")
     from kivy.core.text import DEFAULT_FONT, LabelBase
