@@ -42,8 +42,13 @@ def run(args: argparse.Namespace) -> int:
     except kiosk_settings.KioskSettingsError as exc:
         print(exc)
         return 1
+    broker = settings_from_args(args)
     if args.id:
         settings = dataclasses.replace(settings, id=args.id)
+    elif broker.username and broker.username != settings.id:
+        # On a locked-down broker a device speaks only under its own user name (the ACL's %u).
+        log.info("kiosk id %s from the broker user name (kiosk.id was %s)", broker.username, settings.id)
+        settings = dataclasses.replace(settings, id=broker.username)
     fakes: list = []
     if args.fake_printer:
         from hardware.fakes.printer import FakePrinter
@@ -54,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         settings = dataclasses.replace(settings, printers=(printer_from_url(fake.url, printer_id="main"),))
         log.info("printing on a fake thermal printer at %s", fake.url)
     devices = _devices(settings, args.fake_scanner, fakes)
-    return _run_app(site, settings, settings_from_args(args), devices, fakes, fullscreen=False if args.windowed else None)
+    return _run_app(site, settings, broker, devices, fakes, fullscreen=False if args.windowed else None)
 
 
 def _devices(settings, fake: bool, fakes: list) -> dict:
