@@ -161,12 +161,16 @@ def refused(p) -> Screen:
     code = o.reason or "other"
     key = f"refused_{code}" if f"refused_{code}" in _REFUSED else "refused_other"
     lines = []
-    if key == "refused_other" and o.detail:
-        lines.append(Line(o.detail))
+    if key == "refused_throttled":
+        lines.append(Line(t("throttled", p.lang), "alert"))
+    elif key == "refused_other":  # the server's own words are English: say what to do instead
+        lines.append(Line(t("ask_staff", p.lang), "alert"))
+        if p.lang == "en" and o.detail:
+            lines.append(Line(o.detail, "note"))
     if o.next_open:
         lines.append(Line(t("come_back", p.lang, t=p.clock_text(o.next_open, p.lang, p.now().date().isoformat())),
                           "alert"))
-    elif key != "refused_other":
+    elif key not in ("refused_other", "refused_throttled"):
         lines.append(Line(t("ask_when", p.lang), "heading"))
     if o.refusal_printed:
         lines.append(Line(t("refusal_slip", p.lang), "note"))
@@ -174,7 +178,7 @@ def refused(p) -> Screen:
                    buttons=[Button("done", t("done", p.lang), kind="primary")], nav=p.nav())
 
 
-_REFUSED = {"refused_quota_reached", "refused_outside_hours", "refused_business_type_closed"}
+_REFUSED = {"refused_quota_reached", "refused_outside_hours", "refused_business_type_closed", "refused_throttled"}
 
 
 def failed(p) -> Screen:

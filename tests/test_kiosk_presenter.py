@@ -395,3 +395,24 @@ def test_the_number_shows_while_the_ticket_prints_and_is_withdrawn_if_the_paper_
     assert ("printing", "A002") in seen
     s = p.screen()
     assert s.name == "failed" and s.big == "" and "作废" in s.lines[0].text  # withdrawn on screen
+
+
+def test_a_throttled_kiosk_and_an_unknown_refusal_say_what_to_do(kiosk):
+    p = kiosk.presenter
+    real = kiosk.queue_client.issue
+    answers = iter([{"ok": False, "error": {"code": "throttled", "message": "too fast", "retry_after": 20}},
+                    {"ok": False, "error": {"code": "something_new", "message": "a new rule refused it"}}])
+    kiosk.queue_client.issue = lambda *a, **kw: next(answers)
+    p.tap("type:A")
+    p.tap("take")
+    s = p.screen()
+    assert s.name == "refused" and s.title == "取号太频繁" and s.lines[0].text == "请稍等片刻再取号。"
+    p.tap("back")
+    p.tap("type:A")
+    p.tap("take")
+    s = p.screen()
+    assert s.title == "未能取号" and [ln.text for ln in s.lines][0] == "请联系现场工作人员。"
+    assert not any("rule" in ln.text for ln in s.lines)  # no English server words on a Chinese screen
+    p.tap("lang")
+    assert "a new rule refused it" in [ln.text for ln in p.screen().lines]
+    kiosk.queue_client.issue = real
