@@ -28,6 +28,9 @@ def home(p) -> Screen:
             m = _minutes(queue.get("estimated_wait_min"))
             if m is not None:
                 sub += " · " + t("about_min", p.lang, m=m)
+            left = queue.get("quota_left")
+            if isinstance(left, int) and not isinstance(left, bool):
+                sub += " · " + t("quota_left", p.lang, n=left)
         buttons.append(Button(f"type:{prefix}", f"{prefix}  {p._name(bt)}", sub=sub))
     lines = [Line(t("scan_hint", p.lang), "note")]
     return _screen(p, "home", t("home_title", p.lang), lines=lines, buttons=buttons,

@@ -19,6 +19,7 @@ T = {
     "forget_me": ("清除身份信息", "Forget my details"),
     "waiting_people": ("等候 {n} 人", "{n} waiting"),
     "about_min": ("约 {m} 分钟", "about {m} min"),
+    "quota_left": ("今日余号 {n}", "{n} left today"),
     "type_closed": ("暂停取号", "Not issuing now"),
     "materials": ("所需材料", "What to bring"),
     "steps": ("办理步骤", "Steps"),

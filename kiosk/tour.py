@@ -181,7 +181,7 @@ class Tour:
         yield from self.go("type:D", "items")
         yield from self.go("item:HB:2036023002", "notice", "notice-identified-zh")
         yield from self.go("large", "notice", "notice-large-zh")
-        yield from self.go("home", "home")
+        yield from self.go("home", "home", "home-large-zh")
         yield from self.go("large", "home")
         yield from self.keyboard_scan()
         if self.q is not None:
