@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections import deque
 import tempfile
 import time
 from typing import Any
@@ -70,7 +71,7 @@ def make_app(presenter: Any, settings: Any):
             self.view = None
             self.frames_after_redraw: list = []  # callbacks to run once the next frame is drawn
             self.redraws = 0
-            self.redraw_ms: list[float] = []  # how long each redraw took (benchmark, tests)
+            self.redraw_ms: deque[float] = deque(maxlen=5000)  # how long the latest redraws took (benchmark)
             self.started_at = time.monotonic()
             self.first_frame_at: float | None = None
 

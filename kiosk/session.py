@@ -13,6 +13,7 @@ group is decided on the kiosk from an ID card and must not be printed on the pap
 from __future__ import annotations
 
 import itertools
+from collections import deque
 import os
 import threading
 from dataclasses import dataclass, field
@@ -48,7 +49,7 @@ class KioskClient:
         self.on_issued = on_issued  # on_issued(intent, ticket): the server issued it; printing starts now
         self._intent: Intent | None = None
         self._lock = threading.Lock()
-        self.issued_request_ids: list[str] = []
+        self.issued_request_ids: deque[str] = deque(maxlen=200)  # the latest, for tests and diagnostics
 
     def begin(self, intent: Intent) -> None:
         with self._lock:
