@@ -416,3 +416,30 @@ def test_a_throttled_kiosk_and_an_unknown_refusal_say_what_to_do(kiosk):
     p.tap("lang")
     assert "a new rule refused it" in [ln.text for ln in p.screen().lines]
     kiosk.queue_client.issue = real
+
+
+def test_at_lunch_the_real_engine_says_called_after_and_the_screen_shows_it(tmp_path):
+    from onewindow import config
+
+    sample = config.sample_path()
+    text = sample.read_text(encoding="utf-8").replace(
+        'catalogue = "county-catalogue.toml"', f'catalogue = "{sample.parent / "county-catalogue.toml"}"')
+    text = text.replace('name_en = "Enrolment and changes"\nservice_minutes = 6',
+                        'name_en = "Enrolment and changes"\nservice_minutes = 6\nissue_hours = ["08:00-17:30"]')
+    (tmp_path / "site.toml").write_text(text, encoding="utf-8")
+    site = config.load(tmp_path / "site.toml")
+    lunch = datetime(2026, 11, 23, 12, 30, tzinfo=TZ)  # Monday: windows open again at 13:30
+    hall = Hall(site, tmp_path, clock=lambda: lunch.timestamp(), always_open=False)
+    try:
+        rt = hall.kiosk(now=lambda: lunch)
+        p = rt.presenter
+        assert wait_until(lambda: p.screen().name == "home")
+        p.tap("type:A")
+        p.tap("take")
+        s = p.screen()
+        assert s.name == "result" and s.big == "A001", (s.name, s.title, [ln.text for ln in s.lines])
+        assert s.lines[0].text == "13:30 后叫号"
+        p.tap("lang")
+        assert p.screen().lines[0].text == "Called after 13:30"
+    finally:
+        hall.stop()
