@@ -92,7 +92,7 @@ class Tour:
         self.result = {"screens": [], "numbers": [], "targets": [], "tap_to_number_ms": [], "shots": [],
                        "errors": []}
         self.Finger = _touch_class()
-        self._issued_at = None
+        self._issued_at = self._shown_at = self._awaiting = None
         inner = rt.client.on_issued
 
         def issued(intent, ticket):  # when the server's reply arrived (for the benchmark's breakdown)
@@ -134,23 +134,34 @@ class Tour:
                 self.result["shots"].append(str(final))
 
     def take(self, label=None):
-        """Tap "take a number": time until a frame shows the number (or why there is none), then wait
-        until the ticket printed and the final screen is drawn."""
+        """Tap "take a number": the time until a frame showing the number (or why there is none) was
+        presented (the window's flip after that redraw), then wait until the ticket printed and the
+        final screen is drawn."""
         t0 = time.perf_counter()
         self._issued_at = None
+        self._shown_at = None
+        self._awaiting = t0
         self.tap("take")
-        yield lambda: bool(self.app.view.shown.big) or self.app.view.shown.name in ("refused", "failed", "unavailable")
-        yield 1  # the frame with the number
-        self.result["tap_to_number_ms"].append((time.perf_counter() - t0) * 1000)
+        yield lambda: self._shown_at is not None
+        self.result["tap_to_number_ms"].append((self._shown_at - t0) * 1000)
         if self._issued_at is not None:
             self.result.setdefault("tap_to_issued_ms", []).append((self._issued_at - t0) * 1000)
         yield lambda: self.app.view.shown.name in ("result", "refused", "failed", "unavailable", "uncertain")
         self.result.setdefault("tap_to_printed_ms", []).append((time.perf_counter() - t0) * 1000)
         outcome = self.rt.presenter.outcome
         self.result.setdefault("desk_ms", []).append(round(outcome.elapsed * 1000, 1) if outcome else None)
+        if outcome is not None and outcome.status != "issued":
+            self.result.setdefault("not_issued", []).append(f"{outcome.status}:{outcome.reason}")
         yield 1
         if label:
             self.record(label)
+
+    def on_flip(self, *_):
+        """A frame was presented: if it is the first one with the number on it, note the time."""
+        shown = self.app.view.shown if self.app.view is not None else None
+        if self._awaiting is not None and shown is not None and (
+                shown.big or shown.name in ("refused", "failed", "unavailable")):
+            self._shown_at, self._awaiting = time.perf_counter(), None
 
     def go(self, action, name, label=None):
         self.tap(action)
@@ -363,6 +374,9 @@ def main(argv=None) -> int:
         tour.result["first_frame_at"] = time.time()
     Clock.schedule_once(first_frame, 0)
     tour.run(args.script)
+    from kivy.core.window import Window
+
+    Window.bind(on_flip=tour.on_flip)
     app.run()
     tour.result["redraw_ms"] = [round(x, 1) for x in app.redraw_ms]
     tour.result["px_per_mm"] = settings.px_per_mm
