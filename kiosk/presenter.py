@@ -147,9 +147,11 @@ class KioskPresenter:
         self.large = not self.large
 
     def _do_home(self, _arg: str) -> None:
-        lang, large = self.lang, self.large
+        lang, large, intent, who = self.lang, self.large, self.intent, self.identity
         self._reset()
-        self.lang, self.large = lang, large  # the same citizen: keep their language and text size
+        # The same citizen: keep their language, text size, identity, and an unanswered take-a-number
+        # intent (if the server did issue it, taking the same number again gets that ticket, not a second).
+        self.lang, self.large, self.intent, self.identity = lang, large, intent, who
 
     def _do_back(self, _arg: str) -> None:
         if self.page == "notice" and self.item is not None and self._items_of(self.business_type):
@@ -157,7 +159,7 @@ class KioskPresenter:
         elif self.page in ("notice", "items"):
             self.page, self.business_type, self.item = "home", None, None
         elif self.page == "unavailable":
-            self.page, self.intent = "notice", None
+            self.page = "notice"  # the unanswered intent stays: a new tap on "take" repeats it
         else:
             self._do_home("")
 
@@ -180,7 +182,7 @@ class KioskPresenter:
     def _do_take(self, _arg: str) -> tuple | None:
         if self.business_type is None:
             return
-        if self.intent is None:
+        if self.intent is None or (self.intent.business_type, self.intent.item) != (self.business_type, self.item):
             who = self.identity
             self.intent = Intent(self.business_type, self.item, who.priority_group if who else None,
                                  who.appointment if who else None, request_id=Intent.new_id(self.settings.id))
@@ -210,8 +212,8 @@ class KioskPresenter:
             self.page = OUTCOME_PAGE.get(outcome.status, "failed")
             if outcome.status != "unavailable":
                 self.intent = None  # the server answered: the next tap is a new intent
-            if outcome.status == "issued":
-                self.identity = None
+            if outcome.status in ("issued", "uncertain"):
+                self.identity = None  # the ticket is out: the next citizen starts afresh
             self.last_touch = self.clock()
         self._changed()
         self.tick()

@@ -443,3 +443,23 @@ def test_at_lunch_the_real_engine_says_called_after_and_the_screen_shows_it(tmp_
         assert p.screen().lines[0].text == "Called after 13:30"
     finally:
         hall.stop()
+
+
+def test_an_unanswered_take_repeated_after_going_back_is_the_same_request(kiosk, hall):
+    p, q = kiosk.presenter, kiosk.queue_client
+    real = hall.server_transport.publish
+    hall.server_transport.publish = lambda topic, payload, **kw: None if topic == q.reply_to else real(topic, payload, **kw)
+    p.tap("type:A")
+    p.tap("item:CB-01")
+    p.tap("take")
+    assert p.screen().name == "unavailable"  # the server issued A001, its replies were lost
+    hall.server_transport.publish = real
+    p.tap("home")
+    p.tap("type:A")
+    p.tap("item:CB-01")
+    p.tap("take")
+    assert p.screen().big == "A001" and len(set(kiosk.client.issued_request_ids)) == 1
+    p.tap("done")
+    p.tap("type:A")
+    p.tap("take")
+    assert p.screen().big == "A002"  # a new citizen, a new intent
