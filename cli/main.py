@@ -24,6 +24,8 @@ COMMAND_MODULES = [
     "queue_server.backup_command",
     "broker.credentials_command",
     "kiosk.command",
+    "console.command",
+    "clerk.command",
 ]
 
 
