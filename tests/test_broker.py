@@ -132,6 +132,16 @@ def test_the_broker_command_stops_mosquitto_on_a_signal(tmp_path, sig):
     finally:
         proc.kill()
         proc.wait()
+        _stop_leftover_mosquitto(state)  # a failed check must not leave mosquitto running
+
+
+def _stop_leftover_mosquitto(state) -> None:
+    try:
+        pid = int((state / "mosquitto.pid").read_text())
+    except (OSError, ValueError):
+        return
+    if alive(pid) and str(state).encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
+        os.kill(pid, signal.SIGKILL)
 
 
 def test_a_broker_left_behind_by_a_killed_supervisor_is_stopped_on_the_next_start(tmp_path):
