@@ -6,6 +6,7 @@ import logging
 import os
 import signal
 import threading
+from contextlib import contextmanager
 from datetime import date
 
 log = logging.getLogger("onewindow.city")
@@ -25,11 +26,16 @@ def add_store_arguments(p: argparse.ArgumentParser) -> None:
                         "user=city' (env ONEWINDOW_CITY_STORE; a password in PGPASSWORD or ~/.pgpass)")
 
 
-def stop_on_signals() -> threading.Event:
+@contextmanager
+def stop_on_signals():
+    """An event set by SIGTERM or SIGINT while the block runs (the previous handlers come back after)."""
     stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    return stop
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 # --- onewindow city-store ---------------------------------------------------------------------------
@@ -49,12 +55,16 @@ def register_store(sub) -> None:
 
 
 def run_store(args: argparse.Namespace) -> int:
+    with stop_on_signals() as stop:
+        return _run_store(args, stop)
+
+
+def _run_store(args: argparse.Namespace, stop: threading.Event) -> int:
     from city.pgcluster import PgCluster, PgError
     from city.store import CityStore, CityStoreError, month_start, next_month
 
     cluster = None
     conninfo = args.city_store
-    stop = stop_on_signals()
     try:
         if args.cluster:
             cluster = PgCluster(args.cluster).start()
@@ -106,7 +116,7 @@ def register_bus(sub) -> None:
 
 def run_bus(args: argparse.Namespace) -> int:
     from city.failover import parse_nodes
-    from city.nats import BusError, CityBus, mqtt_probe
+    from city.nats import mqtt_probe
 
     if args.existing:
         failed = 0
@@ -115,7 +125,12 @@ def run_bus(args: argparse.Namespace) -> int:
             print(f"{node.url}: {'ready' if problem is None else problem}", flush=True)
             failed += problem is not None
         return 1 if failed else 0
-    stop = stop_on_signals()
+    with stop_on_signals() as stop:
+        return _run_bus(args, stop)
+
+
+def _run_bus(args: argparse.Namespace, stop: threading.Event) -> int:
+    from city.nats import BusError, CityBus
     try:
         bus = CityBus(args.state_dir, nodes=args.nodes, username=args.username, password=args.password).start()
     except BusError as exc:
@@ -159,14 +174,7 @@ def register_bridge(sub) -> None:
 
 
 def run_bridge(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from city.bridge import LiveForwarder, LogForwarder
-    from city.failover import FailoverTransport, parse_nodes
-    from city.store import CityStore
-    from onewindow.broker import settings_from_args
     from onewindow.config import site_or_report
-    from onewindow.mqtt import MqttTransport
 
     site = site_or_report(args)
     if site is None:
@@ -174,13 +182,30 @@ def run_bridge(args: argparse.Namespace) -> int:
     if not args.city_store and not args.city_bus:
         print("onewindow bridge-city: give --city-store CONNINFO and/or --city-bus URLS", flush=True)
         return 2
-    stop = stop_on_signals()
+    with stop_on_signals() as stop:
+        return _run_bridge(args, site, stop)
+
+
+def _run_bridge(args: argparse.Namespace, site, stop: threading.Event) -> int:
+    from pathlib import Path
+
+    from city.bridge import LiveForwarder, LogForwarder
+    from city.failover import FailoverTransport, parse_nodes
+    from city.store import CityStore
+    from onewindow.broker import settings_from_args
+    from onewindow.mqtt import MqttTransport
+
     threads, closers = [], []
     if args.city_bus:
-        hall = MqttTransport(settings_from_args(args), site.site_id, f"city-bridge-{site.site_id}",
+        try:
+            hall_settings, nodes = settings_from_args(args), parse_nodes(args.city_bus, args.city_username,
+                                                                         args.city_password)
+        except ValueError as exc:
+            print(f"onewindow bridge-city: {exc}", flush=True)
+            return 2
+        hall = MqttTransport(hall_settings, site.site_id, f"city-bridge-{site.site_id}",
                              role="city-bridge")
-        city = FailoverTransport(parse_nodes(args.city_bus, args.city_username, args.city_password),
-                                 site.site_id, f"city-bridge-{site.site_id}", role="city-bridge")
+        city = FailoverTransport(nodes, site.site_id, f"city-bridge-{site.site_id}", role="city-bridge")
         live = LiveForwarder(hall, city, site.site_id)
         city.start(timeout=None)
         hall.start(timeout=None)
