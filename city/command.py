@@ -110,6 +110,10 @@ def register_bus(sub) -> None:
     p.add_argument("--password", default=os.environ.get("ONEWINDOW_CITY_BUS_PASSWORD"),
                    help="its password (env ONEWINDOW_CITY_BUS_PASSWORD; default: made once, kept in "
                         "STATE_DIR/password)")
+    p.add_argument("--tls", action="store_true",
+                   help="MQTT over TLS: a bus CA and certificate are made once in STATE_DIR/tls; give clients "
+                        "STATE_DIR/tls/ca.crt")
+    p.add_argument("--ca", metavar="FILE", help="with --existing: the bus CA for mqtts:// URLs")
     p.add_argument("--existing", metavar="URLS", help="probe these MQTT URLs (comma separated) and exit")
     p.set_defaults(func=run_bus)
 
@@ -120,7 +124,7 @@ def run_bus(args: argparse.Namespace) -> int:
 
     if args.existing:
         failed = 0
-        for node in parse_nodes(args.existing, args.username, args.password):
+        for node in parse_nodes(args.existing, args.username, args.password, ca=args.ca):
             problem = mqtt_probe(node, timeout=3.0)
             print(f"{node.url}: {'ready' if problem is None else problem}", flush=True)
             failed += problem is not None
@@ -132,12 +136,13 @@ def run_bus(args: argparse.Namespace) -> int:
 def _run_bus(args: argparse.Namespace, stop: threading.Event) -> int:
     from city.nats import BusError, CityBus
     try:
-        bus = CityBus(args.state_dir, nodes=args.nodes, username=args.username, password=args.password).start()
+        bus = CityBus(args.state_dir, nodes=args.nodes, username=args.username, password=args.password,
+                      tls=args.tls).start()
     except BusError as exc:
         print(f"onewindow city-broker: {exc}", flush=True)
         return 1
     print(f"city bus ready: {','.join(bus.urls)} (user {bus.username}, password in "
-          f"{bus.state_dir / 'password'} unless given)", flush=True)
+          f"{bus.state_dir / 'password'} unless given{', CA ' + str(bus.ca_path) if bus.tls else ''})", flush=True)
     try:
         stop.wait()
     finally:
@@ -166,6 +171,8 @@ def register_bridge(sub) -> None:
                    help="city bus user (env ONEWINDOW_CITY_BUS_USERNAME)")
     p.add_argument("--city-password", default=os.environ.get("ONEWINDOW_CITY_BUS_PASSWORD"),
                    help="city bus password (env ONEWINDOW_CITY_BUS_PASSWORD)")
+    p.add_argument("--city-ca", default=os.environ.get("ONEWINDOW_CITY_BUS_CA"), metavar="FILE",
+                   help="the city bus CA for mqtts:// nodes (env ONEWINDOW_CITY_BUS_CA)")
     p.add_argument("--batch", type=int, default=1000, help="events per batch to the city store (default 1000)")
     p.add_argument("--republish-every", type=float, default=30.0, metavar="SECONDS",
                    help="publish the hall's whole retained state to the city bus again this often, besides "
@@ -199,7 +206,7 @@ def _run_bridge(args: argparse.Namespace, site, stop: threading.Event) -> int:
     if args.city_bus:
         try:
             hall_settings, nodes = settings_from_args(args), parse_nodes(args.city_bus, args.city_username,
-                                                                         args.city_password)
+                                                                         args.city_password, ca=args.city_ca)
         except ValueError as exc:
             print(f"onewindow bridge-city: {exc}", flush=True)
             return 2

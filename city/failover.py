@@ -21,12 +21,14 @@ from onewindow.transport import Handler, Hook, Payload, call_hook
 log = logging.getLogger("onewindow.city.failover")
 
 
-def parse_nodes(text: str, username: str | None = None, password: str | None = None) -> list[BrokerSettings]:
-    """`mqtt://a:1883,mqtt://b:1883` (or space separated) -> one BrokerSettings per node."""
+def parse_nodes(text: str, username: str | None = None, password: str | None = None,
+                ca: str | None = None) -> list[BrokerSettings]:
+    """`mqtt://a:1883,mqtts://b:8883` (or space separated) -> one BrokerSettings per node (`ca`: the bus CA
+    for mqtts://)."""
     urls = [u for u in text.replace(",", " ").split() if u]
     if not urls:
         raise ValueError("no city bus node given")
-    return [BrokerSettings.from_url(u, username=username, password=password) for u in urls]
+    return [BrokerSettings.from_url(u, username=username, password=password, ca=ca) for u in urls]
 
 
 def safe_client_id(text: str) -> str:

@@ -18,6 +18,7 @@ import random
 import secrets
 import shutil
 import socket
+import ssl
 import struct
 import subprocess
 import threading
@@ -68,7 +69,10 @@ def mqtt_probe(settings: BrokerSettings, timeout: float = 2.0, client_id: str | 
         if not length:
             break
     try:
-        with socket.create_connection((settings.host, settings.port), timeout=timeout) as sock:
+        with socket.create_connection((settings.host, settings.port), timeout=timeout) as raw:
+            sock = raw
+            if settings.tls:  # checked against the bus CA (or the system's)
+                sock = ssl.create_default_context(cafile=settings.ca).wrap_socket(raw, server_hostname=settings.host)
             sock.settimeout(timeout)
             sock.sendall(b"\x10" + encoded + body)
             ack = b""
@@ -83,7 +87,7 @@ def mqtt_probe(settings: BrokerSettings, timeout: float = 2.0, client_id: str | 
                 return {4: "bad user name or password", 5: "not authorised"}.get(ack[3], f"refused ({ack[3]})")
             sock.sendall(b"\xe0\x00")  # DISCONNECT
             return None
-    except OSError as exc:
+    except (OSError, ssl.SSLError) as exc:
         return str(exc) or type(exc).__name__
 
 
@@ -118,7 +122,8 @@ class Node:
 
 class CityBus:
     def __init__(self, state_dir: str | os.PathLike, nodes: int = 1, host: str = "127.0.0.1",
-                 username: str = "city", password: str | None = None, binary: str | None = None):
+                 username: str = "city", password: str | None = None, binary: str | None = None,
+                 tls: bool = False):
         if nodes < 1:
             raise BusError("a city bus needs at least one node")
         self.state_dir = Path(state_dir)
@@ -126,6 +131,7 @@ class CityBus:
         self.binary = find_nats_server(binary)
         self.username = username
         self._password = password
+        self.tls = tls  # MQTT over TLS with a bus CA made once in state_dir/tls (ca.crt is what clients need)
         ports = pick_ports(host, 3 * nodes)
         self.nodes = [Node(f"n{i + 1}", host, ports[3 * i:3 * i + 3]) for i in range(nodes)]
         self._stopping = threading.Event()
@@ -155,7 +161,7 @@ class CityBus:
             f"server_name: {node.name}",
             f"listen: {self.host}:{node.client_port}",
             f'jetstream {{ store_dir: "{(d / "jetstream").resolve()}" }}',
-            f"mqtt {{ listen: {self.host}:{node.mqtt_port} }}",
+            f"mqtt {{ listen: {self.host}:{node.mqtt_port}{self._tls_block()} }}",
             f'authorization {{ users: [ {{ user: "{self.username}", password: "{quoted}" }} ] }}',
         ]
         if len(self.nodes) > 1:
@@ -167,8 +173,30 @@ class CityBus:
         conf.chmod(0o600)  # it holds the password
         return conf
 
+    @property
+    def ca_path(self) -> Path:
+        return self.state_dir / "tls" / "ca.crt"
+
+    def _tls_block(self) -> str:
+        """The MQTT listener's TLS settings, making the bus CA and the nodes' certificate on first use."""
+        if not self.tls:
+            return ""
+        from broker.tls import make_ca, make_server_cert
+        d = self.state_dir / "tls"
+        if not (d / "server.crt").exists():
+            d.mkdir(parents=True, exist_ok=True)
+            ca, ca_key = make_ca("onewindow city bus CA")
+            cert, key = make_server_cert(ca, ca_key, (self.host, "localhost"))
+            for name, data in (("ca.key", ca_key), ("server.key", key), ("ca.crt", ca), ("server.crt", cert)):
+                path = d / name
+                path.touch(mode=0o600)
+                path.write_bytes(data)
+        return (f', tls {{ cert_file: "{(d / "server.crt").resolve()}", '
+                f'key_file: "{(d / "server.key").resolve()}" }}')
+
     def node_settings(self, node: Node) -> BrokerSettings:
-        return BrokerSettings(host=self.host, port=node.mqtt_port, username=self.username, password=self.password)
+        return BrokerSettings(host=self.host, port=node.mqtt_port, username=self.username, password=self.password,
+                              tls=self.tls, ca=str(self.ca_path) if self.tls else None)
 
     @property
     def settings(self) -> list[BrokerSettings]:

@@ -67,3 +67,22 @@ def test_node_lists_and_client_ids():
     assert safe_client_id("city-bridge-demo.county/1") == "city-bridge-demo_county_1"
     with pytest.raises(ValueError):
         parse_nodes(" , ")
+
+
+def test_a_bus_over_tls_takes_clients_that_trust_its_ca_and_no_others(tmp_path):
+    import tempfile
+
+    from city.nats import CityBus
+    state = tempfile.mkdtemp(prefix="onewindow-citybus-tls-")
+    with CityBus(state, nodes=1, tls=True) as tls_bus:
+        node = tls_bus.settings[0]
+        assert node.tls and node.url.startswith("mqtts://")
+        assert mqtt_probe(node) is None
+        assert mqtt_probe(dataclasses.replace(node, ca=None)) is not None  # a client without the bus CA
+        assert mqtt_probe(dataclasses.replace(node, tls=False)) is not None  # plain MQTT is not served
+        got = []
+        with FailoverTransport(tls_bus.settings, "s1", "tls-client", presence=False) as t:
+            t.subscribe("onewindow/s1/state/site", lambda topic, p: got.append(p))
+            t.publish("onewindow/s1/state/site", b"{}", retain=True)
+            assert wait_until(lambda: got == [b"{}"], 10)
+        assert (tls_bus.state_dir / "tls" / "ca.key").stat().st_mode & 0o077 == 0
