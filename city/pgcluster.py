@@ -79,8 +79,21 @@ class PgCluster:
     def initialised(self) -> bool:
         return (self.data / "PG_VERSION").exists()
 
+    def _check_reachable(self) -> None:
+        """As root, PostgreSQL runs as `run_as`, which must be able to enter every directory above the data."""
+        if self.user is None:
+            return
+        for parent in self.base.parents:
+            st = parent.stat()
+            if st.st_uid == self.user.pw_uid or st.st_mode & 0o001:
+                continue
+            raise PgError(f"PostgreSQL runs as user {self.user.pw_name}, who cannot enter {parent} (mode "
+                          f"{st.st_mode & 0o777:o}): put the cluster elsewhere (e.g. under /var/lib or /tmp), "
+                          f"or chmod o+x {parent}")
+
     def init(self) -> None:
         """initdb (once): a cluster whose superuser is `postgres`, trusting local socket connections only."""
+        self._check_reachable()
         self.base.mkdir(parents=True, exist_ok=True)
         self.base.chmod(0o755)
         for d in (self.data, self.socket_dir):

@@ -32,3 +32,28 @@ def test_city_broker_probes_an_existing_bus_with_a_real_mqtt_connect(city_bus, c
 def test_bridge_city_needs_somewhere_to_send(capsys):
     assert main(["bridge-city"]) == 2
     assert "--city-store" in capsys.readouterr().out
+
+
+def test_city_store_runs_its_own_postgresql_with_cluster(capsys):
+    import os
+    import shutil
+    import tempfile
+
+    from city.pgcluster import PgCluster
+    base = tempfile.mkdtemp(prefix="onewindow-city-store-")
+    try:
+        if os.geteuid() == 0:  # PostgreSQL runs as nobody, who cannot enter a 0700 directory: said clearly
+            assert main(["city-store", "--cluster", f"{base}/pg", "--once"]) == 1
+            assert "cannot enter" in capsys.readouterr().out
+        os.chmod(base, 0o755)
+        assert main(["city-store", "--cluster", f"{base}/pg", "--once"]) == 0
+        out = capsys.readouterr().out
+        assert "city store ready" in out and "dbname=onewindow_city" in out
+        cluster = PgCluster(f"{base}/pg")
+        assert cluster.pid() is None  # stopped again with the command
+        with cluster:
+            with CityStore(cluster.conninfo("onewindow_city")) as store:
+                assert len(store.partitions()) == 2  # the schema stayed
+    finally:
+        PgCluster(f"{base}/pg").destroy()
+        shutil.rmtree(base, ignore_errors=True)
