@@ -30,10 +30,11 @@ def console():
     hall = bus.transport("bridge", presence=False).start()
     publish_hall(hall, "v1", "village", {"A": 1}, {1: "serving"})
     publish_hall(hall, "c1", "county", {"A": 4, "B": 2}, {1: "serving", 2: "idle"}, devices=[("kiosk-1", "degraded")])
+    state = {"hall": hall}
     live = CityLive(bus.transport("city", presence=False).start())
     rows = [summary("c1", "county", date(2026, 11, 2), 3, [1, 2, 40], bad=1, ratings=2),
             summary("v1", "village", date(2026, 11, 2), 1, [3])]
-    state = {"store_up": True}
+    state["store_up"] = True
 
     def report(by, period):
         if not state["store_up"]:
@@ -103,3 +104,34 @@ def test_the_city_view_is_for_managers_only(console):
     with client(runner, "wang", window=1) as c:
         for path in ("/city", "/api/city/halls", "/api/city/hall/c1", "/api/city/report"):
             assert c.get(path).status_code == 403, path
+
+
+def test_the_city_page_in_a_browser_lists_the_halls_and_runs_a_report(console):
+    import os
+    import re
+
+    import playwright.sync_api as playwright_api  # in the test extra: this test never skips
+    runner, state = console
+    publish_hall(state["hall"], "t1", "township", {"A": 3, "C": 1}, {1: "serving", 2: "paused"})
+    publish_hall(state["hall"], "b1", "bank", {"A": 0}, {1: "idle"}, devices=[("display-1", "out_of_service")])
+    assert os.path.exists("/usr/bin/chromium"), "Debian's chromium is needed (apt-get install chromium)"
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=["--no-sandbox"])
+        context = browser.new_context(viewport={"width": 1280, "height": 720}, locale="zh-CN")
+        page = context.new_page()
+        page.set_default_timeout(8000)
+        r = context.request.post(runner.url + "/api/login", data={"username": "boss", "password": PASSWORD})
+        assert r.ok, r.text()
+        page.goto(runner.url + "/city")
+        playwright_api.expect(page.locator("#halls tbody tr")).to_have_count(4)
+        playwright_api.expect(page.locator("#halls tbody tr").first).to_contain_text("c1 hall")
+        playwright_api.expect(page.locator("#halls tbody tr").last).to_contain_text("display-1")
+        page.select_option("#by", "level")
+        page.select_option("#period", "month")
+        page.click("#run-report")
+        playwright_api.expect(page.locator("#report tbody tr")).to_have_count(2)
+        page.locator("#halls tbody tr").first.click()
+        playwright_api.expect(page.locator("#detail-name")).to_have_text(re.compile("c1"))
+        images = Path(__file__).resolve().parent.parent / "docs" / "images"
+        page.screenshot(path=str(images / "city-view.png"), full_page=True)
+        browser.close()
