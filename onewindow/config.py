@@ -119,6 +119,7 @@ class SiteConfig:
     address: str = ""
     phone_enquiry: str = ""
     phone_complaint: str = ""
+    public_url: str = ""  # the hall's public web address (its ticket pages are {public_url}/t/{ticket id})
     source: str = "<memory>"
     stop_issuing_minutes: float = 15.0  # tickets stop this long before every window serving a type closes
     _types_by_prefix: dict[str, BusinessType] = field(default_factory=dict, repr=False, compare=False)
@@ -272,6 +273,9 @@ def from_dict(raw: dict, source: str = "<memory>", base_dir: Path | None = None)
                       source=source)
 
 
+PUBLIC_URL_RE = re.compile(r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
+
+
 def _site_section(c: _Checker, raw: dict) -> dict[str, Any]:
     """[site]: the SiteConfig fields it gives."""
     site = c.table(raw, "site", "site", required=True)
@@ -281,6 +285,10 @@ def _site_section(c: _Checker, raw: dict) -> dict[str, Any]:
     except (ZoneInfoNotFoundError, ValueError):
         c.fail("site.timezone", tz, "is not a known IANA time zone")
     address = site.get("address", "")
+    public_url = site.get("public_url", "")
+    if not isinstance(public_url, str) or (public_url and not PUBLIC_URL_RE.match(public_url)):
+        c.fail("site.public_url", public_url, "must be the hall's public http(s) address, like https://hall.example.cn")
+        public_url = ""
     return {
         "site_id": c.str_(site, "id", "site.id", pattern=SITE_ID_RE),
         "name": c.str_(site, "name", "site.name"),
@@ -291,6 +299,7 @@ def _site_section(c: _Checker, raw: dict) -> dict[str, Any]:
         "address": address if isinstance(address, str) else "",
         "phone_enquiry": str(site.get("phone_enquiry", "")),
         "phone_complaint": str(site.get("phone_complaint", "")),
+        "public_url": public_url.rstrip("/"),
         "stop_issuing_minutes": float(c.num(site, "stop_issuing_minutes", "site.stop_issuing_minutes", default=15,
                                             minimum=0, maximum=240) or 0),
     }
