@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "cli.check_config",
     "hardware.printing.cli",
     "sim.cli",
+    "display.command",
 ]
 
 

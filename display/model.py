@@ -138,6 +138,18 @@ class DisplayModel:
         self.connected = False
         self.version = 0  # bumped on every change: the screen redraws when it moves
         self._listeners: list[Callable[[Call], None]] = []
+        self._watchers: list[Callable[[], None]] = []
+
+    def on_update(self, watcher: Callable[[], None]) -> None:
+        """Call `watcher()` after every change (any thread): the screen schedules a redraw."""
+        self._watchers.append(watcher)
+
+    def _updated(self) -> None:
+        for watcher in self._watchers:
+            try:
+                watcher()
+            except Exception:
+                log.exception("a display watcher failed")
 
     # --- input ---------------------------------------------------------------------------------
     def on_new_call(self, listener: Callable[[Call], None]) -> None:
@@ -149,6 +161,9 @@ class DisplayModel:
                 self.connected = connected
                 self.version += 1
                 log.info("display %s", "connected" if connected else "lost its broker connection")
+            else:
+                return
+        self._updated()
 
     def apply_state(self, key: tuple[str, ...], value: dict | None) -> None:
         """A StateMirror change: ("display",), ("site",), ("window", "3"), ("queue", "A")."""
@@ -169,6 +184,7 @@ class DisplayModel:
             else:
                 return
             self.version += 1
+        self._updated()
         self._tell(new)
 
     def apply_call_payload(self, payload: bytes | str | dict) -> None:
@@ -186,6 +202,7 @@ class DisplayModel:
             if fresh:
                 self.version += 1
         if fresh:
+            self._updated()
             self._tell([call])
 
     @staticmethod
