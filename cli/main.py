@@ -21,12 +21,9 @@ COMMAND_MODULES = [
     "cli.check_config",
     "hardware.printing.cli",
     "sim.cli",
-<<<<<<< HEAD
-    "display.command",
-=======
     "queue_server.backup_command",
     "broker.credentials_command",
->>>>>>> main
+    "display.command",
 ]
 
 

@@ -47,13 +47,9 @@ class MqttTransport:
         self.presence = presence
         self._max_batch = max_batch
         self._idle_interval = idle_interval  # on_batch_end runs at least this often
-<<<<<<< HEAD
         self._retry_max = retry_max  # longest wait between connection attempts (a hall display: 1 s)
-        self._presence_topic = Topics(site).presence(client_id)
-=======
         # Presence under the broker user name when there is one: the ACL lets a client write only its own.
         self._presence_topic = Topics(site).presence(settings.username or client_id)
->>>>>>> main
         self._subs = Subscriptions()
         self._connected = threading.Event()  # connected, subscribed and on_connected has run
         self._stopping = False
