@@ -91,6 +91,7 @@ def configure_kivy(layout: str = "landscape", fullscreen: bool = False, size: tu
     Config.set("graphics", "width", str(w))
     Config.set("graphics", "height", str(h))
     Config.set("graphics", "fullscreen", "auto" if fullscreen else "0")
+    Config.set("graphics", "multisamples", "0")  # flat panels and text need no MSAA; it costs 2-4x in software GL
     Config.set("graphics", "show_cursor", "0" if fullscreen else "1")
     Config.set("kivy", "exit_on_escape", "1")
     Config.set("input", "mouse", "mouse,disable_multitouch")
@@ -110,7 +111,10 @@ def build_screen(layout: str, width: int, height: int):
 
     base_w, base_h = SIZES[layout]
     scale = min(width / base_w, height / base_h)
-    root = wd.Panel(colour=wd.NAVY, orientation="vertical", spacing=6)
+    from kivy.core.window import Window
+
+    Window.clearcolor = wd.NAVY  # the background is the cleared window: no full-screen fill to draw
+    root = BoxLayout(orientation="vertical", spacing=6)
     root.top_bar = wd.TopBar(scale)
     root.headline = wd.Headline(scale)
     root.marquee = wd.Marquee(scale)
@@ -164,10 +168,15 @@ def make_app(hall: Hall, layout: str = "landscape"):
         def on_start(self):
             Clock.schedule_interval(self.refresh, 0.5)  # clock, highlight ending
             Clock.schedule_interval(lambda dt: hall.poll_connection(), 0.2)
-            Clock.schedule_interval(self.root_widget.marquee.step, 1 / 30)
+            Clock.schedule_interval(self.frame, 1 / 30)
             if hall.speaker is not None:
                 Clock.schedule_interval(lambda dt: hall.speaker.poll(), 0.05)
             self.refresh()
+
+        def frame(self, dt):
+            """The animation step: the notice scrolls, a fresh call's highlight breathes."""
+            self.root_widget.marquee.step(dt)
+            self.root_widget.headline.pulse(time.monotonic(), self.view.highlighted)
 
         def refresh(self, *_):
             self.view = hall.model.view(hall.now())

@@ -275,7 +275,7 @@ class DisplayModel:
                 headline=head.call if head else None, highlighted=highlighted,
                 recent=tuple(s.call for s in ordered[1:RECENT + 1]),
                 windows=self._window_rows(), queues=self._queue_rows(),
-                clock=wall.strftime("%H:%M:%S"),
+                clock=wall.strftime("%H:%M"),  # minutes: a label that changes every second costs a texture a second
                 date_zh=f"{wall.year}年{wall.month}月{wall.day}日 星期{WEEKDAYS_ZH[wall.weekday()]}",
                 date_en=wall.strftime("%a %d %b %Y"),
                 notice=notice_text(self._display.get("notice")),

@@ -1,6 +1,8 @@
 """The hall display's widgets. They only draw what a DisplayView says; no state, no MQTT."""
 from __future__ import annotations
 
+import math
+
 from kivy.graphics import Color, Rectangle
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.gridlayout import GridLayout
@@ -22,9 +24,14 @@ STATE_COLOURS = {"calling": YELLOW, "serving": GREEN, "idle": WHITE, "closed": G
 
 
 def text(value: str = "", size: float = 32, colour=WHITE, bold: bool = False, halign: str = "left", **kw) -> Label:
-    label = Label(text=value, font_size=size, color=colour, bold=bold, halign=halign, valign="middle",
-                  shorten=True, shorten_from="right", **kw)
-    label.bind(size=lambda w, s: setattr(w, "text_size", s))
+    """A label. Its texture is only as big as its text (centred ones) or one line across (left/right
+    aligned, cut with "..." when too long): big textures are what makes software-rendered frames slow."""
+    # No synthetic bold: WenQuanYi has no bold face, and SDL_ttf's emboldening of large glyphs cost
+    # 100-400 ms a label here (measured), which froze frames whenever a number changed.
+    label = Label(text=value, font_size=size, color=colour, halign=halign, valign="middle",
+                  shorten=halign != "center", shorten_from="right", **kw)
+    if halign != "center":
+        label.bind(width=lambda w, width: setattr(w, "text_size", (width, None)))
     return label
 
 
@@ -102,6 +109,13 @@ class Headline(Panel):
         self.window.color = NAVY if v.highlighted else WHITE
         self.window_en.color = NAVY if v.highlighted else GREY
         self.caption.color = NAVY if v.highlighted else GREY
+
+
+    def pulse(self, t: float, highlighted: bool) -> None:
+        """While fresh, the amber breathes (a frame timer calls this) so an eye across the hall finds it."""
+        if highlighted:
+            k = 0.5 + 0.5 * math.sin(t * 2 * math.pi / 1.2)
+            self.set_colour((1.0, 0.62 + 0.16 * k, 0.0 + 0.25 * k, 1))
 
 
 class RecentCalls(Panel):

@@ -168,6 +168,6 @@ def test_notice_and_date():
     m = DisplayModel()
     m.apply_state(("display",), {"notice": {"text": "请保管好随身物品"}})
     v = m.view(datetime(2026, 11, 23, 9, 5, 7))
-    assert v.notice == "请保管好随身物品" and v.clock == "09:05:07"
+    assert v.notice == "请保管好随身物品" and v.clock == "09:05"
     assert v.date_zh == "2026年11月23日 星期一" and v.date_en == "Mon 23 Nov 2026"
     assert v.connection_lost  # not yet connected
