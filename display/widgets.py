@@ -57,15 +57,15 @@ class TopBar(Panel):
         super().__init__(colour=NAVY, orientation="horizontal", padding=(24, 8), spacing=16,
                          size_hint_y=None, height=120 * scale, **kw)
         titles = BoxLayout(orientation="vertical")
-        self.title = text(size=46 * scale, bold=True)
-        self.title_en = text(size=26 * scale, colour=GREY)
+        self.title = text(size=42 * scale)
+        self.title_en = text(size=22 * scale, colour=GREY)
         titles.add_widget(self.title)
         titles.add_widget(self.title_en)
         self.lost = text("", size=34 * scale, colour=WHITE, bold=True, halign="center", size_hint_x=None,
                          width=0)
         self._lost_bg = Panel(colour=RED, size_hint_x=None, width=0)
         self._lost_bg.add_widget(self.lost)
-        clock = BoxLayout(orientation="vertical", size_hint_x=None, width=430 * scale)
+        clock = BoxLayout(orientation="vertical", size_hint_x=None, width=510 * scale)
         self.clock = text(size=60 * scale, bold=True, halign="right")
         self.date = text(size=24 * scale, colour=GREY, halign="right")
         clock.add_widget(self.clock)
@@ -210,7 +210,8 @@ class Marquee(StencilView):
     def show(self, v: DisplayView) -> None:
         if self.label.text != v.notice:
             self.label.text = v.notice
-            self._x = self.width
+            self._x = 24.0  # readable at once, then it moves left and comes back in from the right
+            self.label.x = self.x + self._x
 
     def step(self, dt: float) -> None:
         if not self.label.text:

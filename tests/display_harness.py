@@ -13,7 +13,9 @@ import sys
 import tempfile
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -97,6 +99,8 @@ def scenario(app, hall, publisher, broker, layout: str, images: Path, facts: dic
     from kivy.core.window import Window
 
     root = app.root_widget
+    root.marquee.speed = 0
+    root.headline.pulse = lambda *args: None
     start = time.monotonic()
 
     def wait(condition, limit: float):
@@ -170,6 +174,8 @@ def main() -> int:
     publisher = HallPublisher(broker.settings)
     publisher.t.start()
     hall = Hall(broker.settings, publisher.site.site_id, speak=False)
+    # The same picture every run: a fixed time, the notice standing still, the highlight not breathing.
+    hall.now = lambda: datetime(2026, 11, 23, 9, 31, tzinfo=ZoneInfo("Asia/Shanghai"))
     app = make_app(hall, layout)
     facts: dict = {"scenario": name, "layout": layout}
     steps = None
