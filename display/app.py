@@ -42,7 +42,8 @@ class Hall:
         # The connection mark clears from the transport's thread the moment it is back (the screen's
         # timer also polls, and is the one that notices a loss).
         self.transport = transport or MqttTransport(settings, site_id, client_id=self.client_id, role="display",
-                                                    retry_max=1.0, on_connected=lambda: self.model.set_connected(True))
+                                                    retry_max=1.0, on_connected=self._on_connected)
+        self.parts: dict[str, str] = {}  # device status parts besides the broker (LED signs)
         self.speaker = None
         if speak:
             self.speaker = self._speaker(voice_dir, repeat, english)
@@ -58,6 +59,23 @@ class Hall:
         voice = Voice(voice_dir or Path(os.environ.get("ONEWINDOW_VOICE_DIR", "var/voice")))
         announcer = Announcer(voice.seconds, repeat=repeat, english=english)
         return Speaker(announcer, voice, KivyPlayer(), Path(tempfile.gettempdir()) / "onewindow-voice")
+
+    def _on_connected(self) -> None:
+        self.model.set_connected(True)
+        self.publish_status()
+
+    def publish_status(self, parts: dict[str, str] | None = None) -> None:
+        """The display's retained device status (parts: broker, and led-N for each window sign)."""
+        if parts is not None:
+            self.parts = dict(parts)
+        bad = [k for k, v in self.parts.items() if v != "ok"]
+        payload = {"v": 1, "device": self.client_id, "kind": "display", "at": self.now().isoformat(timespec="seconds"),
+                   "state": "degraded" if bad else "ok", "parts": {"broker": "ok", **self.parts},
+                   "detail": ("not answering: " + ", ".join(sorted(bad))) if bad else "showing the hall"}
+        try:
+            self.transport.publish(Topics(self.site_id).device_status(self.client_id), payload, qos=1, retain=True)
+        except Exception:  # not connected: the next connect publishes it
+            log.debug("device status not published (no connection)")
 
     def start(self) -> "Hall":
         self.transport.start(timeout=None)

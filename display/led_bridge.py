@@ -29,8 +29,11 @@ def led_text(row: WindowRow) -> tuple[str, bool]:
 
 
 class LedBridge:
-    def __init__(self, model: DisplayModel, configs: list[LedConfig], retry_seconds: float = 1.0):
+    def __init__(self, model: DisplayModel, configs: list[LedConfig], retry_seconds: float = 1.0,
+                 on_states=None):
         self.model = model
+        self.on_states = on_states  # called with {"led-3": "ok" | "offline" | "no_answer" | ...} on a change
+        self._states: dict[str, str] = {}
         buses: dict[str, LedBus] = {}
         self.displays: dict[int, LedDisplay] = {}
         for c in configs:
@@ -88,6 +91,7 @@ class LedBridge:
             failed = []
             for window, (text, blink) in sorted(work.items()):
                 state = self.displays[window].show(text, blink)
+                self._report(window, state)
                 if state != "ok":
                     log.warning("LED of window %d: %s (will retry)", window, state)
                     if not state.startswith("nak:4"):
@@ -98,6 +102,18 @@ class LedBridge:
                     self._cond.wait(self.retry_seconds)  # a stop wakes it
 
 
+    def _report(self, window: int, state: str) -> None:
+        key = f"led-{window}"
+        if self._states.get(key) == state:
+            return
+        self._states[key] = state
+        if self.on_states is not None:
+            try:
+                self.on_states(dict(self._states))
+            except Exception:
+                log.exception("LED status listener failed")
+
+
 def start_bridge(hall, path: str) -> LedBridge | None:
     try:
         configs = load_leds(path)
@@ -105,4 +121,4 @@ def start_bridge(hall, path: str) -> LedBridge | None:
         log.error("LED displays: %s", exc)
         return None
     log.info("driving %d window LED displays from %s", len(configs), path)
-    return LedBridge(hall.model, configs).start()
+    return LedBridge(hall.model, configs, on_states=hall.publish_status).start()

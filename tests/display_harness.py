@@ -173,6 +173,8 @@ def main() -> int:
     broker = ManagedBroker(state_dir, port=0, host="127.0.0.1", autosave_seconds=1).start()
     publisher = HallPublisher(broker.settings)
     publisher.t.start()
+    statuses: list = []
+    publisher.t.subscribe(publisher.topics.device_status("+"), lambda topic, payload: statuses.append(json.loads(payload)))
     hall = Hall(broker.settings, publisher.site.site_id, speak=False)
     # The same picture every run: a fixed time, the notice standing still, the highlight not breathing.
     hall.now = lambda: datetime(2026, 11, 23, 9, 31, tzinfo=ZoneInfo("Asia/Shanghai"))
@@ -203,6 +205,7 @@ def main() -> int:
         publisher.t.stop()
         broker.stop()
         shutil.rmtree(state_dir, ignore_errors=True)
+        facts["device_status"] = statuses[-1] if statuses else None
         (out_dir / f"{name}.json").write_text(json.dumps(facts, ensure_ascii=False, indent=1), encoding="utf-8")
     return 0
 

@@ -50,6 +50,8 @@ def test_a_display_started_after_the_server_is_whole_at_once(runs):
         assert facts["queues"][0] == ["A 参保登记与变更  Enrolment and changes", "12 人", "约 24 分钟"]
         assert facts["queues"][5][2] == "暂停取号"  # type F does not issue: no wait promised
         assert facts["notice"].startswith("中午 12:00-13:30")
+        status = facts["device_status"]  # retained on device/{id}/status for the manager
+        assert status["kind"] == "display" and status["state"] == "ok" and status["parts"] == {"broker": "ok"}
 
 
 def test_a_call_arrives_and_the_screen_shows_it_large_and_highlighted(runs):

@@ -133,7 +133,8 @@ def call(number, window):
 def test_the_bridge_follows_calls_and_catches_up_after_an_unplug(bus):
     model = DisplayModel()
     configs = [LedConfig(3, bus.path, 3, 16), LedConfig(4, bus.path, 4, 16)]
-    bridge = LedBridge(model, configs, retry_seconds=0.2).start()
+    states = []
+    bridge = LedBridge(model, configs, retry_seconds=0.2, on_states=states.append).start()
     try:
         model.apply_state(("window", "4"), {"name": "4号窗口", "state": "idle"})
         model.apply_call_payload(call("A023", 3))
@@ -144,5 +145,7 @@ def test_the_bridge_follows_calls_and_catches_up_after_an_unplug(bus):
         time.sleep(0.5)
         bus.plug()
         assert wait_until(lambda: bus.screens.get(3) == "请 A024 号" and bus.screens.get(4) == "B001 办理中", 5)
+        assert any(st.get("led-3") == "offline" for st in states)  # the device status saw the unplug
+        assert wait_until(lambda: states[-1] == {"led-3": "ok", "led-4": "ok"}, 2)
     finally:
         bridge.stop()
