@@ -48,7 +48,7 @@ class Hall:
         if speak:
             self.speaker = self._speaker(voice_dir, repeat, english)
             self.model.on_new_call(self.speaker.say_call)
-        self.mirror = StateMirror(self.transport, site_id, presence=False, devices=False)
+        self.mirror = StateMirror(self.transport, site_id, presence=True, devices=False)
         self.mirror.on_change(self.model.apply_state)
         self.transport.subscribe(Topics(site_id).calls, lambda topic, payload: self.model.apply_call_payload(payload))
 

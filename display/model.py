@@ -109,6 +109,7 @@ class DisplayView:
     notice: str
     connection_lost: bool
     service_day: str | None
+    server_offline: bool = False  # the broker is there but the queue server's presence says offline
 
 
 @dataclass
@@ -134,6 +135,7 @@ class DisplayModel:
         self._site: dict = {}
         self._display: dict = {}
         self._day: str | None = None
+        self._servers: dict[str, bool] = {}  # queue servers' presence: online?
         self._whole = False  # the first retained display state has been read
         self.connected = False
         self.version = 0  # bumped on every change: the screen redraws when it moves
@@ -177,6 +179,13 @@ class DisplayModel:
             elif kind == "site":
                 self._site = value or {}
                 self._new_day(self._site.get("service_day"))
+            elif kind == "presence" and len(key) == 2:
+                if value is None or value.get("role") != "server":
+                    if key[1] not in self._servers:
+                        return
+                    self._servers.pop(key[1], None)
+                else:
+                    self._servers[key[1]] = value.get("state") == "online"
             elif kind == "display":
                 self._display = value or {}
                 self._new_day(self._display.get("service_day"))
@@ -279,7 +288,8 @@ class DisplayModel:
                 date_zh=f"{wall.year}年{wall.month}月{wall.day}日 星期{WEEKDAYS_ZH[wall.weekday()]}",
                 date_en=wall.strftime("%a %d %b %Y"),
                 notice=notice_text(self._display.get("notice")),
-                connection_lost=not self.connected, service_day=self._day)
+                connection_lost=not self.connected, service_day=self._day,
+                server_offline=bool(self._servers) and not any(self._servers.values()))
 
     def _window_rows(self) -> tuple[WindowRow, ...]:
         rows = {}

@@ -10,6 +10,7 @@ previous one, so a sentence is never cut off even if the sound card runs late.
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from pathlib import Path
@@ -50,10 +51,32 @@ class Speaker:
         self._lock = threading.Lock()
         self.played: list[Played] = []
         self._free_since: float | None = None  # when the player was last seen finished
+        self._inbox: queue.Queue | None = None
 
     def say_call(self, call) -> None:
-        with self._lock:
-            self.announcer.add(call.key, call.text_zh, call.text_en, self.clock())
+        """Queue a call (any thread, returns at once): sentences are rendered on the speaker's own thread
+        (espeak-ng for English takes ~0.1 s), in the order the calls came."""
+        if self._inbox is None:
+            self._inbox = queue.Queue()
+            threading.Thread(target=self._render_calls, name="speaker", daemon=True).start()
+        self._inbox.put((call, self.clock()))
+
+    def _render_calls(self) -> None:
+        while True:
+            call, at = self._inbox.get()
+            try:
+                for lang, text in (("zh", call.text_zh), ("en", call.text_en)):
+                    if lang == "zh" or self.announcer.english:
+                        self.voice.seconds(lang, text)  # renders and caches it
+            except Exception:
+                log.exception("could not render the call %s", call.number)
+            with self._lock:
+                self.announcer.add(call.key, call.text_zh, call.text_en, at)
+
+    def idle(self) -> bool:
+        """Nothing waiting to be rendered, said or playing."""
+        return ((self._inbox is None or self._inbox.empty()) and not self.announcer.waiting
+                and not self.player.busy())
 
     def poll(self) -> Played | None:
         now = self.clock()

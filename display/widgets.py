@@ -78,7 +78,8 @@ class TopBar(Panel):
         self.title.text, self.title_en.text = v.title, v.title_en
         self.clock.text = v.clock
         self.date.text = f"{v.date_zh}  {v.date_en}"
-        lost = "连接中断 Connection lost" if v.connection_lost else ""
+        lost = ("连接中断 Connection lost" if v.connection_lost
+                else "服务器离线 Server offline" if v.server_offline else "")
         if self.lost.text != lost:
             self.lost.text = lost
             width = 520 * self.scale if lost else 0
