@@ -7,7 +7,7 @@ from kivy.graphics import Color, Rectangle
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.gridlayout import GridLayout
 from kivy.uix.label import Label
-from kivy.uix.stencilview import StencilView
+from kivy.uix.widget import Widget
 
 from display.model import DisplayView, format_wait
 
@@ -54,7 +54,7 @@ class Panel(BoxLayout):
 
 class TopBar(Panel):
     def __init__(self, scale: float, **kw):
-        super().__init__(colour=NAVY, orientation="horizontal", padding=(24, 8), spacing=16,
+        super().__init__(colour=(0, 0, 0, 0), orientation="horizontal", padding=(24, 8), spacing=16,
                          size_hint_y=None, height=120 * scale, **kw)
         titles = BoxLayout(orientation="vertical")
         self.title = text(size=42 * scale)
@@ -189,14 +189,12 @@ class QueueTable(Panel):
             name.color = WHITE if q.open else GREY
 
 
-class Marquee(StencilView):
-    """The manager's notice, scrolling right to left; `step(dt)` moves it (the app's frame timer)."""
+class Marquee(Widget):
+    """The manager's notice, scrolling right to left; `step(dt)` moves it (the app's frame timer).
+    It spans the whole window, so the window's edges clip it: no stencil (costly in software GL)."""
 
     def __init__(self, scale: float, speed: float = 160, **kw):
         super().__init__(size_hint_y=None, height=76 * scale, **kw)
-        with self.canvas.before:
-            Color(*NAVY)
-            self._bg = Rectangle(pos=self.pos, size=self.size)
         self.label = Label(text="", font_size=40 * scale, color=YELLOW, size_hint=(None, None))
         self.label.bind(texture_size=lambda w, s: setattr(w, "size", s))
         self.add_widget(self.label)
@@ -205,7 +203,6 @@ class Marquee(StencilView):
         self.bind(pos=self._place, size=self._place)
 
     def _place(self, *_):
-        self._bg.pos, self._bg.size = self.pos, self.size
         self.label.center_y = self.center_y
 
     def show(self, v: DisplayView) -> None:
