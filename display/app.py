@@ -37,7 +37,11 @@ class Hall:
 
         self.site_id = site_id
         self.model = DisplayModel(zone)
-        self.client_id = client_id or f"display-{uuid.uuid4().hex[:8]}"
+        # With per-device credentials the device is its broker user name (the ACL lets it write only
+        # presence/<user> and device/<user>/status); without, a random display id.
+        user = getattr(settings, "username", None)
+        self.client_id = client_id or user or f"display-{uuid.uuid4().hex[:8]}"
+        self.device_id = user or self.client_id
         # A hall display retries at least every second: whole again within two seconds of a broker restart.
         # The connection mark clears from the transport's thread the moment it is back (the screen's
         # timer also polls, and is the one that notices a loss).
@@ -69,11 +73,11 @@ class Hall:
         if parts is not None:
             self.parts = dict(parts)
         bad = [k for k, v in self.parts.items() if v != "ok"]
-        payload = {"v": 1, "device": self.client_id, "kind": "display", "at": self.now().isoformat(timespec="seconds"),
+        payload = {"v": 1, "device": self.device_id, "kind": "display", "at": self.now().isoformat(timespec="seconds"),
                    "state": "degraded" if bad else "ok", "parts": {"broker": "ok", **self.parts},
                    "detail": ("not answering: " + ", ".join(sorted(bad))) if bad else "showing the hall"}
         try:
-            self.transport.publish(Topics(self.site_id).device_status(self.client_id), payload, qos=1, retain=True)
+            self.transport.publish(Topics(self.site_id).device_status(self.device_id), payload, qos=1, retain=True)
         except Exception:  # not connected: the next connect publishes it
             log.debug("device status not published (no connection)")
 
