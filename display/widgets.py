@@ -23,12 +23,23 @@ STATE_COLOURS = {"calling": YELLOW, "serving": GREEN, "idle": WHITE, "closed": G
                  "rating": WHITE}
 
 
+class FreshLabel(Label):
+    """A Label that draws changed text into a new texture. Kivy reuses a texture of the same size, and
+    uploading into a texture that the previous frame still reads makes software GL (llvmpipe) wait for
+    that whole frame: 150-300 ms per changed label at 1080p, measured. A new texture does not wait."""
+
+    def texture_update(self, *largs):
+        if self._label is not None and self._label.texture is not None and self._label.texture is not self._label.texture_1px:
+            self._label.texture = None
+        super().texture_update(*largs)
+
+
 def text(value: str = "", size: float = 32, colour=WHITE, bold: bool = False, halign: str = "left", **kw) -> Label:
     """A label. Its texture is only as big as its text (centred ones) or one line across (left/right
     aligned, cut with "..." when too long): big textures are what makes software-rendered frames slow."""
     # No synthetic bold: WenQuanYi has no bold face, and SDL_ttf's emboldening of large glyphs cost
     # 100-400 ms a label here (measured), which froze frames whenever a number changed.
-    label = Label(text=value, font_size=size, color=colour, halign=halign, valign="middle",
+    label = FreshLabel(text=value, font_size=size, color=colour, halign=halign, valign="middle",
                   shorten=halign != "center", shorten_from="right", **kw)
     if halign != "center":
         label.bind(width=lambda w, width: setattr(w, "text_size", (width, None)))
