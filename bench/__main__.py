@@ -8,6 +8,7 @@ BENCHMARKS = {
     "issue": ("bench.bench_issue", "ticket issue through the server vs a bare echo: round trip and throughput"),
     "mqtt": ("bench.mqtt_load", "echo threading patterns (network thread / worker / select loop), QoS 0 and 1"),
     "print": ("bench.bench_print", "time to build the ESC/POS bytes of a ticket and a notice slip, both text modes"),
+    "reports": ("bench.bench_reports", "a month's manager report of a busy county hall (~250k events) from the SQLite log"),
     "dispatch": ("sim.report", "simulated service days: Erlang C check, skills, priority, estimates, what-if"),
 }
 

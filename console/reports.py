@@ -1,0 +1,357 @@
+"""Reports for managers, computed from the stored event log (never from counters that can drift).
+
+Pure: reads the `events` table of `queue_server/store.py` (one row per fact, every row with its
+`site_id`), so many sites may share a database and a report covers exactly one of them.
+
+    report = build_report(conn, "demo-county", "2026-11-01", "2026-11-30", target_minutes=30)
+    report.summary["tickets"], report.business_types["A"]["wait_p90_min"], report.windows[3]
+    to_csv(report, "business_types")        # one table as CSV text
+
+Definitions (the same on every page and in every CSV):
+- a ticket belongs to the service day it was issued on; per business type means the type at issue;
+- wait: from issue to the first call (minutes); service: `service_seconds` of `service_finished`;
+- percentiles are nearest-rank: p90 of n values is the ceil(0.9 n)-th smallest;
+- served within the target: tickets called at least once whose wait <= `target_minutes`, over tickets
+  called at least once;
+- no-show share: tickets that ended as no-shows (`ticket_missed`) over tickets called at least once;
+- window and clerk throughput: visits finished there (the clerk is the one who made the last call);
+- follow-up cases (bad ratings): `followup_opened` with a `due` time; the deadline is met when the
+  first `followup_contacted` or `followup_closed` comes at or before it, missed when it came later or
+  not yet while `due` has passed, open (pending) otherwise. A log without follow-up events reports none.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import sqlite3
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Iterable
+
+DEFAULT_TARGET_MINUTES = 30.0
+
+# Only these event types feed a report; the SQL pulls the few fields each needs (json_extract is C).
+REPORT_TYPES = ("ticket_issued", "ticket_called", "service_finished", "ticket_missed", "ticket_cancelled",
+                "ticket_rated")
+FOLLOWUP_PREFIX = "followup_"
+
+_SQL = """
+SELECT type, day, at, ts, ticket, window,
+       CASE type WHEN 'ticket_issued' THEN json_extract(data, '$.business_type')
+                 END,
+       CASE type WHEN 'ticket_issued' THEN json_extract(data, '$.item')
+                 WHEN 'ticket_called' THEN json_extract(data, '$.clerk')
+                 WHEN 'ticket_cancelled' THEN json_extract(data, '$.reason') END,
+       CASE type WHEN 'service_finished' THEN json_extract(data, '$.service_seconds')
+                 WHEN 'ticket_rated' THEN json_extract(data, '$.score') END,
+       CASE WHEN type LIKE 'followup\\_%' ESCAPE '\\' THEN data END
+FROM events
+WHERE site_id = ? AND day BETWEEN ? AND ?
+  AND (type IN ({types}) OR type LIKE 'followup\\_%' ESCAPE '\\')
+ORDER BY seq
+""".format(types=",".join(f"'{t}'" for t in REPORT_TYPES))
+
+
+class ReportError(ValueError):
+    """A report asked for with bad arguments (dates, target)."""
+
+
+def percentile(sorted_values: list[float], p: float) -> float | None:
+    """Nearest-rank percentile of already sorted values (None for none)."""
+    if not sorted_values:
+        return None
+    rank = max(1, math.ceil(p / 100.0 * len(sorted_values)))
+    return sorted_values[rank - 1]
+
+
+def distribution(values: Iterable[float], prefix: str, scale: float = 60.0) -> dict:
+    """mean, p50 and p90 of `values` (seconds) in minutes (`scale`), rounded to 0.1."""
+    v = sorted(x / scale for x in values)
+    out = {f"{prefix}_n": len(v)}
+    out[f"{prefix}_mean_min"] = round(sum(v) / len(v), 2) if v else None
+    for p in (50, 90):
+        q = percentile(v, p)
+        out[f"{prefix}_p{p}_min"] = None if q is None else round(q, 2)
+    return out
+
+
+def share(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+@dataclass(slots=True)
+class _Visit:
+    day: str
+    business_type: str
+    item: str | None
+    issued: float
+    hour: int
+    first_called: float | None = None
+    clerk: str | None = None
+    window: int | None = None
+    ended: str | None = None  # served | no_show | cancelled
+    service: float | None = None
+    rating: int | None = None
+    cancel_reason: str | None = None
+
+
+@dataclass
+class Report:
+    site_id: str
+    first_day: str
+    last_day: str
+    target_minutes: float
+    summary: dict = field(default_factory=dict)
+    business_types: dict[str, dict] = field(default_factory=dict)
+    items: dict[str, dict] = field(default_factory=dict)
+    windows: dict[int, dict] = field(default_factory=dict)
+    clerks: dict[str, dict] = field(default_factory=dict)
+    days: dict[str, dict] = field(default_factory=dict)
+    hours: dict[int, dict] = field(default_factory=dict)
+    ratings: dict[int, int] = field(default_factory=dict)
+    followups: dict = field(default_factory=dict)
+    tickets: list[dict] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"site": self.site_id, "from": self.first_day, "to": self.last_day,
+                "target_minutes": self.target_minutes, "summary": self.summary,
+                "business_types": self.business_types, "items": self.items,
+                "windows": {str(k): v for k, v in self.windows.items()}, "clerks": self.clerks,
+                "days": self.days, "hours": {str(k): v for k, v in self.hours.items()},
+                "ratings": {str(k): v for k, v in self.ratings.items()}, "followups": self.followups}
+
+
+def check_range(first_day: str, last_day: str) -> None:
+    try:
+        a, b = date.fromisoformat(first_day), date.fromisoformat(last_day)
+    except (TypeError, ValueError):
+        raise ReportError("dates must be YYYY-MM-DD") from None
+    if b < a:
+        raise ReportError("the last day comes before the first")
+    if (b - a).days > 366:
+        raise ReportError("a report covers at most a year")
+
+
+def month_range(month: str) -> tuple[str, str]:
+    """"2026-11" -> ("2026-11-01", "2026-11-30")."""
+    try:
+        first = date.fromisoformat(month + "-01")
+    except (TypeError, ValueError):
+        raise ReportError("a month is YYYY-MM") from None
+    nxt = date(first.year + first.month // 12, first.month % 12 + 1, 1)
+    return first.isoformat(), date.fromordinal(nxt.toordinal() - 1).isoformat()
+
+
+def build_report(conn: sqlite3.Connection, site_id: str, first_day: str, last_day: str | None = None,
+                 target_minutes: float = DEFAULT_TARGET_MINUTES, now: float | None = None,
+                 with_tickets: bool = False) -> Report:
+    """The report of one site over service days first_day..last_day (inclusive). `now` (epoch
+    seconds) decides whether an unanswered follow-up is already late; default: the clock."""
+    last_day = last_day or first_day
+    check_range(first_day, last_day)
+    if not (isinstance(target_minutes, (int, float)) and 0 < target_minutes <= 24 * 60):
+        raise ReportError("the target is minutes between 0 and 1440")
+    visits: dict[str, _Visit] = {}
+    followup_rows: list[tuple[str, float, str, str | None]] = []
+    calls_at: dict[int, int] = {}
+    for type_, day, at, ts, ticket, window, btype, text, number, fdata in conn.execute(
+            _SQL, (site_id, first_day, last_day)):
+        if type_ == "ticket_issued":
+            visits[ticket] = _Visit(day, btype, text, ts, int(at[11:13]))
+            continue
+        if fdata is not None:
+            followup_rows.append((type_, ts, fdata, ticket))
+            continue
+        v = visits.get(ticket)
+        if v is None:  # issued before the range (a day boundary): not this report's ticket
+            continue
+        if type_ == "ticket_called":
+            calls_at[window] = calls_at.get(window, 0) + 1
+            if v.first_called is None:
+                v.first_called = ts
+            v.clerk, v.window = text, window
+        elif type_ == "service_finished":
+            v.ended, v.service, v.window = "served", number, window
+        elif type_ == "ticket_missed":
+            v.ended = "no_show"
+        elif type_ == "ticket_cancelled":
+            v.ended, v.cancel_reason = "cancelled", text
+        elif type_ == "ticket_rated":
+            v.rating = int(number)
+    report = Report(site_id, first_day, last_day, float(target_minutes))
+    _fill(report, visits, calls_at)
+    report.followups = _followups(followup_rows, now)
+    if with_tickets:
+        report.tickets = [_ticket_row(tid, v) for tid, v in visits.items()]
+    return report
+
+
+def _group_stats(visits: list[_Visit], target_s: float) -> dict:
+    waits = [v.first_called - v.issued for v in visits if v.first_called is not None]
+    services = [v.service for v in visits if v.service is not None]
+    called = len(waits)
+    within = sum(1 for w in waits if w <= target_s)
+    no_show = sum(1 for v in visits if v.ended == "no_show")
+    rated = [v.rating for v in visits if v.rating is not None]
+    out = {"tickets": len(visits), "served": sum(1 for v in visits if v.ended == "served"),
+           "no_shows": no_show, "cancelled": sum(1 for v in visits if v.ended == "cancelled"),
+           "called": called, "within_target": within, "within_target_share": share(within, called),
+           "no_show_share": share(no_show, called)}
+    out.update(distribution(waits, "wait"))
+    out.update(distribution(services, "service"))
+    out["ratings"] = len(rated)
+    out["rating_mean"] = round(sum(rated) / len(rated), 2) if rated else None
+    out["bad_ratings"] = sum(1 for r in rated if r <= 2)
+    return out
+
+
+def _grouped(visits: Iterable[_Visit], key) -> dict:
+    groups: dict = {}
+    for v in visits:
+        k = key(v)
+        if k is not None:
+            groups.setdefault(k, []).append(v)
+    return groups
+
+
+def _fill(report: Report, visits: dict[str, _Visit], calls_at: dict[int, int]) -> None:
+    target_s = report.target_minutes * 60.0
+    allv = list(visits.values())
+    report.summary = _group_stats(allv, target_s)
+    report.summary["days_with_tickets"] = len({v.day for v in allv})
+    for name, key in (("business_types", lambda v: v.business_type), ("items", lambda v: v.item or "-"),
+                      ("days", lambda v: v.day), ("hours", lambda v: v.hour)):
+        groups = _grouped(allv, key)
+        setattr(report, name, {k: _group_stats(groups[k], target_s) for k in sorted(groups)})
+    for k, stats in report.items.items():
+        stats["business_type"] = next((v.business_type for v in visits.values() if (v.item or "-") == k), None)
+    served = [v for v in allv if v.ended == "served"]
+    for name, key in (("windows", lambda v: v.window), ("clerks", lambda v: v.clerk)):
+        groups = _grouped(served, key)
+        table = {}
+        for k in sorted(groups):
+            services = [v.service for v in groups[k] if v.service is not None]
+            rated = [v.rating for v in groups[k] if v.rating is not None]
+            row = {"served": len(groups[k])}
+            row.update(distribution(services, "service"))
+            row["rating_mean"] = round(sum(rated) / len(rated), 2) if rated else None
+            row["bad_ratings"] = sum(1 for r in rated if r <= 2)
+            table[k] = row
+        setattr(report, name, table)
+    for number, n in calls_at.items():
+        report.windows.setdefault(number, {"served": 0})["calls"] = n
+    report.windows = dict(sorted(report.windows.items()))
+    report.ratings = {s: 0 for s in (5, 4, 3, 2, 1)}
+    for v in allv:
+        if v.rating is not None:
+            report.ratings[v.rating] = report.ratings.get(v.rating, 0) + 1
+
+
+def _when(value) -> float | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            dt = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+        return dt.timestamp() if dt.tzinfo else None
+    return None
+
+
+def _followups(rows: list[tuple[str, float, str, str | None]], now: float | None) -> dict:
+    """Follow-up cases: opened, closed, first-contact deadlines met / missed / pending."""
+    now = datetime.now().timestamp() if now is None else now
+    cases: dict[str, dict] = {}
+    for type_, ts, raw, ticket in rows:
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            continue
+        case_id = str(data.get("case") or data.get("case_id") or data.get("followup") or ticket or "")
+        if not case_id:
+            continue
+        if type_ == "followup_opened":
+            case = cases.setdefault(case_id, {})
+            case["opened"] = ts
+            case["due"] = _when(data.get("due") or data.get("deadline") or data.get("contact_due"))
+        elif case_id in cases:
+            case = cases[case_id]
+            if type_ in ("followup_contacted", "followup_closed"):
+                case.setdefault("answered", ts)
+            if type_ == "followup_closed":
+                case["closed"] = ts
+    met = missed = pending = 0
+    for case in cases.values():
+        due, answered = case.get("due"), case.get("answered")
+        if due is None:
+            continue
+        if answered is not None:
+            met, missed = (met + 1, missed) if answered <= due else (met, missed + 1)
+        elif now > due:
+            missed += 1
+        else:
+            pending += 1
+    return {"opened": len(cases), "closed": sum(1 for c in cases.values() if "closed" in c),
+            "deadline_met": met, "deadline_missed": missed, "deadline_pending": pending,
+            "deadline_met_share": share(met, met + missed)}
+
+
+def _ticket_row(tid: str, v: _Visit) -> dict:
+    wait = None if v.first_called is None else round((v.first_called - v.issued) / 60.0, 2)
+    return {"ticket": tid, "day": v.day, "business_type": v.business_type, "item": v.item or "",
+            "issued_ts": v.issued, "wait_min": wait,
+            "service_min": None if v.service is None else round(v.service / 60.0, 2),
+            "window": v.window, "clerk": v.clerk or "", "ended": v.ended or "open",
+            "cancel_reason": v.cancel_reason or "", "rating": v.rating}
+
+
+# ------------------------------------------------------------------------------------------ CSV
+CSV_TABLES = ("summary", "business_types", "items", "windows", "clerks", "days", "hours", "ratings",
+              "followups", "tickets")
+KEY_NAMES = {"business_types": "business_type", "items": "item", "windows": "window", "clerks": "clerk",
+             "days": "day", "hours": "hour"}
+
+
+def to_csv(report: Report, table: str = "business_types") -> str:
+    """One table of the report as CSV text (UTF-8; a spreadsheet opens it directly)."""
+    if table not in CSV_TABLES:
+        raise ReportError(f"no table {table!r}; choose from {', '.join(CSV_TABLES)}")
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\r\n")
+    head = ["site", "from", "to"]
+    meta = [report.site_id, report.first_day, report.last_day]
+    if table in ("summary", "followups"):
+        data = report.summary if table == "summary" else report.followups
+        w.writerow(head + ["metric", "value"])
+        if table == "summary":
+            w.writerow(meta + ["target_minutes", report.target_minutes])
+        for k, value in data.items():
+            w.writerow(meta + [k, "" if value is None else value])
+    elif table == "ratings":
+        w.writerow(head + ["score", "ratings"])
+        for score, n in report.ratings.items():
+            w.writerow(meta + [score, n])
+    elif table == "tickets":
+        cols = list(_ticket_row("", _Visit("", "", None, 0.0, 0)))
+        w.writerow(head + cols)
+        for row in report.tickets:
+            w.writerow(meta + ["" if row[c] is None else row[c] for c in cols])
+    else:
+        rows: dict = getattr(report, table)
+        cols: list[str] = []
+        for stats in rows.values():
+            cols += [c for c in stats if c not in cols]
+        w.writerow(head + [KEY_NAMES[table]] + cols)
+        for k, stats in rows.items():
+            w.writerow(meta + [k] + ["" if stats.get(c) is None else stats.get(c) for c in cols])
+    return out.getvalue()
+
+
+def open_readonly(path: str) -> sqlite3.Connection:
+    """A read-only connection to a site's log (reports never write)."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+    conn.execute("PRAGMA busy_timeout=5000")
+    return conn
