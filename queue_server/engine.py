@@ -48,6 +48,7 @@ class Engine:
         self.observed: dict[str, list[float]] = {}  # item code or business type -> [seconds, count]
         self.recent_calls: deque[dict] = deque(maxlen=RECENT_CALLS)
         self.ratings: dict[int, int] = {s: 0 for s in RATING_NAMES}
+        self.notice: str | None = None  # the manager's notice on the hall displays, for this service day
         self.version = 0  # bumped by every applied event
         self.changed_windows: set[int] = set()
         self.changed_types: set[str] = set()
@@ -65,6 +66,9 @@ class Engine:
             new_events, reply = decide(self, args, now)
         except Rejected as rejected:
             return events, {"ok": False, "error": rejected.as_error()}
+        if args.get("manager"):  # a manager acted (console): the audit trail names them in each event
+            for event in new_events:
+                event["manager"] = args["manager"]
         for event in new_events:
             self.apply(event)
         events.extend(new_events)
@@ -381,11 +385,18 @@ class Engine:
         return [self._event("business_type_set", now, business_type=prefix, open=args["open"])], \
             {"business_type": prefix, "open": args["open"]}
 
+    def _set_notice(self, args: dict, now: float):
+        text = (args.get("text") or "").strip() or None
+        if text == self.notice:
+            return [], {"notice": text}
+        return [self._event("notice_set", now, text=text)], {"notice": text}
+
     _deciders: dict[str, Callable] = {
         "issue": _issue, "cancel": _cancel, "sign_in": _sign_in, "sign_out": _sign_out, "pause": _pause,
         "resume": _resume, "call_next": _call_next, "call": _call, "recall": _recall, "start": _start,
         "finish": _finish, "no_show": _no_show, "transfer": _transfer, "hold": _hold,
         "call_back": _call_back, "rate": _rate, "set_business_type": _set_business_type,
+        "set_notice": _set_notice,
     }
     COMMANDS = frozenset(_deciders)
     QUERIES = frozenset({"ticket_status", "snapshot"})
@@ -432,6 +443,7 @@ class Engine:
         self.observed.clear()
         self.recent_calls.clear()
         self.ratings = {s: 0 for s in RATING_NAMES}
+        self.notice = None
         self.changed_windows.update(self.windows)
         self.changed_types.update(self.lines)
         self._invalidate()
@@ -614,6 +626,10 @@ class Engine:
         self.type_open[e["business_type"]] = e["open"]
         self.changed_types.add(e["business_type"])
 
+    def _on_notice_set(self, e: dict) -> None:
+        self.notice = e.get("text") or None
+        self.changed_windows.update(self.windows)  # so the server republishes state/display
+
     _appliers: dict[str, Callable] = {
         "day_started": _on_day_started, "day_closed": _on_day_closed, "ticket_issued": _on_ticket_issued,
         "ticket_cancelled": _on_ticket_cancelled, "window_opened": _on_window_opened,
@@ -623,7 +639,7 @@ class Engine:
         "service_finished": _on_service_finished, "ticket_missed": _on_ticket_missed,
         "ticket_requeued": _on_ticket_requeued, "ticket_transferred": _on_ticket_transferred,
         "ticket_held": _on_ticket_held, "ticket_rated": _on_ticket_rated, "rating_skipped": _on_rating_skipped,
-        "business_type_set": _on_business_type_set,
+        "business_type_set": _on_business_type_set, "notice_set": _on_notice_set,
     }
     EVENT_TYPES = frozenset(_appliers)
 
@@ -664,12 +680,18 @@ class Engine:
                 if len(head) == 5:
                     break
         wait = fc.peek(prefix, now)
+        oldest = min((t.arrival for t in self.lines[prefix].values()), default=None)
+        for line in self.targeted.values():
+            for t in line.values():
+                if t.business_type == prefix and (oldest is None or t.arrival < oldest):
+                    oldest = t.arrival
         return {
             "business_type": prefix, "name": bt.name, "name_en": bt.name_en, "open": self.type_open[prefix],
             "waiting": waiting, "next": head,
             "issued_today": self.issued.get(prefix, 0),
             "quota_left": None if bt.daily_quota is None else max(0, bt.daily_quota - self.issued.get(prefix, 0)),
             "estimated_wait_min": None if wait is None else round(wait / 60.0, 1),
+            "longest_wait_since": None if oldest is None else self.calendar.iso(oldest),
             "windows_open": sum(1 for w in self.windows.values()
                                 if w.state not in (W_CLOSED, W_PAUSED) and prefix in self.dispatch.serves[w.number]),
         }
@@ -679,7 +701,7 @@ class Engine:
         calls.reverse()
         return {
             "site": self.site.site_id, "name": self.site.name, "service_day": self.day,
-            "calls": calls[:10],
+            "calls": calls[:10], "notice": self.notice,
             "windows": [{"window": w.number, "name": self.site.window(w.number).name, "state": w.state,
                          "number": self.tickets[w.ticket].number if w.ticket else None}
                         for w in self.windows.values()],
