@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "onewindow.commands.config_check",
     "hardware.printing.cli",
     "sim.cli",
+    "console.command",
 ]
 
 
