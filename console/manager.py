@@ -7,7 +7,7 @@ audit trail); every POST needs the session's CSRF token.
 
     GET  /manager                                live view (HTML; state over /api/events)
     GET  /manager/reports, /manager/reports/print?day=YYYY-MM-DD
-    GET  /api/manager/alerts                     POST /api/manager/alerts/{id}/ack
+    GET  /api/manager/alerts                     POST /api/manager/alerts/ack   {"id": "..."}
     POST /api/manager/window/{n}/{open|pause|resume|close}   {"clerk"?, "reason"?}
     POST /api/manager/business_type/{prefix}     {"open": bool}
     POST /api/manager/notice                     {"text": "..."}   ("" clears)
@@ -64,8 +64,11 @@ async def alerts(request: Request) -> Response:
 
 async def ack(request: Request) -> Response:
     s = require_write(request, *WRITE)
+    alert_id = (await json_body(request)).get("id")
+    if not isinstance(alert_id, str) or not alert_id:
+        return error(400, "bad_request", 'give the alert\'s "id"')
     try:
-        alert = await run_in_threadpool(desk_of(request).ack, request.path_params["alert_id"], s.username)
+        alert = await run_in_threadpool(desk_of(request).ack, alert_id, s.username)
     except ActionRefused as exc:
         return refused(exc)
     return ok({"ok": True, "alert": alert})
@@ -193,7 +196,7 @@ def routes() -> list[Route]:
         Route("/manager", live_page), Route("/manager/reports", reports_page),
         Route("/manager/reports/print", print_page),
         Route("/api/manager/alerts", alerts),
-        Route("/api/manager/alerts/{alert_id}/ack", ack, methods=["POST"]),
+        Route("/api/manager/alerts/ack", ack, methods=["POST"]),
         Route("/api/manager/window/{number:int}/{action}", window_action, methods=["POST"]),
         Route("/api/manager/business_type/{prefix}", business_type, methods=["POST"]),
         Route("/api/manager/notice", notice, methods=["POST"]),

@@ -55,3 +55,19 @@ class ManagerStack(HallStack):
         for t in getattr(self, "_devices", []):
             t.stop()
         super().stop()
+
+
+def simulated_day_db(path, seed: int = 3) -> str:
+    """A SQLite log holding one simulated busy day (2026-11-23) of the sample county hall, written as
+    the server writes it: realistic figures for the report pictures."""
+    from bench.bench_reports import RecordingSimulation
+    from queue_server.store import Store
+    from sim.profiles import county_profile
+    from tests.support import county_site
+    site = county_site()
+    sim = RecordingSimulation(site, county_profile(), seed=seed, estimates=False)
+    sim.run()
+    store = Store(path, site.site_id, site.timezone, checkpoint_rows=0)
+    store.commit([(e, None) for e in sim.events], [])
+    store.close()
+    return str(path)

@@ -195,7 +195,7 @@
       else {
         open += 1;
         const b = el("button", "write ack", "确认 Acknowledge");
-        b.addEventListener("click", () => act("/api/manager/alerts/" + encodeURIComponent(a.id) + "/ack", {},
+        b.addEventListener("click", () => act("/api/manager/alerts/ack", {id: a.id},
                                               "已确认 Acknowledged"));
         foot.appendChild(b);
       }
