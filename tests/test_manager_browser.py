@@ -106,7 +106,7 @@ def test_a_manager_pauses_a_window_and_the_log_says_who(manager, stack):
 def test_a_manager_stops_issuing_sets_the_notice_and_is_refused_in_words(manager, stack):
     manager.click("#issue-F")
     expect(manager.locator("#queues tr[data-prefix=F]")).to_contain_text("已停止")
-    assert not stack.issue.__self__._kiosk.issue("F")["ok"] if hasattr(stack, "_kiosk") else True
+    assert stack._kiosk.issue("F")["error"]["code"] == "business_type_closed"
     manager.click("#issue-F")
     expect(manager.locator("#queues tr[data-prefix=F]")).to_contain_text("取号中")
     manager.fill("#notice-text", "12:00-13:30 午休，暂停叫号")

@@ -76,7 +76,11 @@ const reportView = (function () {
     const types = Object.fromEntries(Object.entries(r.business_types).map(([k, v]) => [names[k] || k, v]));
     table(document.getElementById("t-types"), "业务 Business type", types, TYPE_COLS);
     const items = document.getElementById("t-items");
-    if (items) table(items, "事项 Item", r.items, TYPE_COLS.slice(0, 8));
+    const itemNames = {};
+    for (const i of (catalogue && catalogue.items) || []) itemNames[i.code] = i.code + " " + i.name;
+    itemNames["-"] = "未选事项 No item chosen";
+    const named = Object.fromEntries(Object.entries(r.items).map(([k, v]) => [itemNames[k] || k, v]));
+    if (items) table(items, "事项 Item", named, TYPE_COLS.slice(0, 8));
     table(document.getElementById("t-windows"), "窗口 Window", r.windows, WINDOW_COLS);
     table(document.getElementById("t-clerks"), "工作人员 Clerk", r.clerks, WINDOW_COLS.filter(c => c[0] !== "calls"));
     const labels = Object.keys(r.business_types);
@@ -114,10 +118,14 @@ const reportView = (function () {
     return body;
   }
 
+  let catalogue = null;
   async function site() {
     const r = await fetch("/api/state", {credentials: "same-origin"});
     if (!r.ok) return null;
-    const entry = (await r.json()).entries.find(e => e[0][0] === "site");
+    const entries = (await r.json()).entries;
+    const cat = entries.find(e => e[0][0] === "catalogue");
+    catalogue = cat ? cat[1] : null;
+    const entry = entries.find(e => e[0][0] === "site");
     return entry ? entry[1] : null;
   }
 
