@@ -19,7 +19,7 @@ from pathlib import Path
 from bench.mqtt_load import (ECHO_PATTERNS, ROOT, measure_rtt, pipelined_load, start_echo, stop_process,
                              wait_for_line)
 from onewindow import config as cfg
-from onewindow.broker import ManagedBroker
+from broker.mosquitto import ManagedBroker
 
 SERVER_READY = "server ready"
 
@@ -32,7 +32,7 @@ def _enterable(tmp: str) -> Path:
 def start_server(url: str, db: Path, config: Path, timeout: float = 30):
     import subprocess
     proc = subprocess.Popen(
-        [sys.executable, "-m", "onewindow.cli", "server", "--broker", url, "--db", str(db), "-c", str(config),
+        [sys.executable, "-m", "cli", "server", "--broker", url, "--db", str(db), "-c", str(config),
          "--always-open"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     wait_for_line(proc, SERVER_READY, timeout)
     return proc

@@ -29,7 +29,8 @@ from pathlib import Path
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
-from onewindow.broker import BrokerSettings, ManagedBroker
+from broker.mosquitto import ManagedBroker
+from onewindow.broker import BrokerSettings
 from onewindow.mqtt import MqttTransport
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,14 +55,42 @@ def percentile(values: list[float], q: float) -> float | None:
 
 # --- the echo responder ----------------------------------------------------------------------------
 
+class _ThreadedClient:
+    """A bare paho client on its own network thread (loop_start), subscribed to one filter."""
+
+    def __init__(self, settings: BrokerSettings, client_id: str, topic_filter: str, qos: int, handle):
+        c = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv311)
+        if settings.username:
+            c.username_pw_set(settings.username, settings.password)
+        c.max_inflight_messages_set(1000)
+        c.max_queued_messages_set(0)
+        subscribed = threading.Event()
+        c.on_socket_open = lambda client, userdata, sock: sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        c.on_connect = lambda client, userdata, flags, rc, props: client.subscribe(topic_filter, qos)
+        c.on_subscribe = lambda *args: subscribed.set()
+        c.on_message = lambda client, userdata, msg: handle(msg.topic, msg.payload)
+        c.connect(settings.host, settings.port, keepalive=60)
+        c.loop_start()
+        if not subscribed.wait(10):
+            raise ConnectionError(f"no subscription at {settings.url} within 10 s")
+        self._client = c
+
+    def publish(self, topic: str, payload, qos: int = 1) -> None:
+        self._client.publish(topic, payload, qos=qos)
+
+    def stop(self) -> None:
+        self._client.disconnect()
+        self._client.loop_stop()
+
+
 def run_echo(settings: BrokerSettings, site: str, pattern: str = "network", qos: int = 1,
              max_seconds: float = MAX_SECONDS, work: str = "none") -> None:
     """Answer every request at once; `pattern` is how the paho side is driven.
 
-    network: paho's network thread (loop_start) publishes the reply from on_message.
-    worker:  on_message queues; a worker thread takes what is queued (a batch) and publishes replies
-             (the shape of a server that writes SQLite once per batch).
-    select:  MqttTransport(loop="select"): one thread reads every waiting message, the handlers collect
+    network: paho's own network thread (loop_start) publishes the reply from on_message.
+    worker:  the same, but on_message queues; a worker thread takes what is queued (a batch) and
+             publishes replies (the shape of a server that writes SQLite once per batch).
+    select:  onewindow's MqttTransport: one thread reads every waiting message, the handlers collect
              them, `on_batch_end` answers the batch; replies are written in one go; no queue, no 2nd thread.
     work="sqlite" adds a server's cost: one SQLite transaction (WAL, synchronous=NORMAL) per batch
     (per message for "network", which cannot batch).
@@ -101,9 +130,6 @@ def run_echo(settings: BrokerSettings, site: str, pattern: str = "network", qos:
         pending.clear()
         answer(batch)
 
-    transport = MqttTransport(settings, site, f"echo-{os.getpid()}", role="echo",
-                              loop="select" if pattern == "select" else "thread",
-                              on_batch_end=end_of_batch if pattern == "select" else None)
     if pattern == "network":
         def handle(topic: str, payload: bytes) -> None:
             answer([payload])
@@ -129,8 +155,13 @@ def run_echo(settings: BrokerSettings, site: str, pattern: str = "network", qos:
         threading.Thread(target=worker, daemon=True, name="echo-worker").start()
     else:
         raise ValueError(f"unknown echo pattern {pattern!r}; choose from {', '.join(ECHO_PATTERNS)}")
-    transport.subscribe(cmd_topic(site), handle, qos=qos)
-    transport.start(timeout=10)
+    client_id = f"echo-{os.getpid()}"
+    if pattern == "select":
+        transport = MqttTransport(settings, site, client_id, role="echo", on_batch_end=end_of_batch)
+        transport.subscribe(cmd_topic(site), handle, qos=qos)
+        transport.start(timeout=10)
+    else:
+        transport = _ThreadedClient(settings, client_id, cmd_topic(site), qos, handle)
     print(f"echo ready ({pattern}, QoS {qos}, work {work})", flush=True)
     stop.wait(max_seconds)
     transport.stop()

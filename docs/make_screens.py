@@ -18,7 +18,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from onewindow import config  # noqa: E402
-from onewindow.demo import HallView, SimulatedHall, render  # noqa: E402
+from demo.hall import SimulatedHall  # noqa: E402
+from demo.view import HallView, render  # noqa: E402
 from onewindow.mqtt import LocalBroker  # noqa: E402
 from queue_server.server import QueueServer  # noqa: E402
 from queue_server.store import Store  # noqa: E402

@@ -115,6 +115,7 @@ class SiteConfig:
     phone_enquiry: str = ""
     phone_complaint: str = ""
     source: str = "<memory>"
+    follow_up_days: tuple[int, int] = (1, 5)  # working days to first contact, to close (bad ratings)
     _types_by_prefix: dict[str, BusinessType] = field(default_factory=dict, repr=False, compare=False)
     _windows_by_number: dict[int, Window] = field(default_factory=dict, repr=False, compare=False)
 
@@ -351,6 +352,10 @@ def from_dict(raw: dict, source: str = "<memory>", base_dir: Path | None = None)
     if not isinstance(ratings_enabled, bool):
         c.fail("ratings.enabled", ratings_enabled, "must be true or false")
         ratings_enabled = True
+    follow_up_days = (c.num(ratings, "follow_up_contact_days", "ratings.follow_up_contact_days", default=1,
+                            minimum=0, maximum=30, integer=True),
+                      c.num(ratings, "follow_up_close_days", "ratings.follow_up_close_days", default=5,
+                            minimum=0, maximum=90, integer=True))
 
     catalogue = Catalogue(items=())
     cat_ref = raw.get("catalogue")
@@ -381,7 +386,7 @@ def from_dict(raw: dict, source: str = "<memory>", base_dir: Path | None = None)
         ratings_enabled=ratings_enabled, catalogue=catalogue,
         address=site.get("address", "") if isinstance(site.get("address", ""), str) else "",
         phone_enquiry=str(site.get("phone_enquiry", "")), phone_complaint=str(site.get("phone_complaint", "")),
-        source=source,
+        source=source, follow_up_days=follow_up_days,
     )
 
 
@@ -391,3 +396,19 @@ SITES_DIR = Path(__file__).resolve().parent / "sites"
 def sample_path(name: str = "county-hall") -> Path:
     """Path of a shipped sample site configuration ("county-hall" or "village-point")."""
     return SITES_DIR / f"{name}.toml"
+
+
+def add_config_argument(parser) -> None:
+    """Add `-c/--config` to a command (every process takes the site's configuration this way)."""
+    parser.add_argument("-c", "--config", default=None,
+                        help="site configuration (TOML); default: the sample county hall")
+
+
+def site_or_report(args) -> SiteConfig | None:
+    """The site configuration named by `args.config` (default: the sample), or None after printing every
+    problem with it (the command then exits 1)."""
+    try:
+        return load(args.config or sample_path())
+    except ConfigError as exc:
+        print(exc)
+        return None

@@ -26,7 +26,7 @@ class ServerChild:
 
     def __init__(self, broker_url: str, db: str | Path, config: str | Path, always_open: bool = True,
                  log_path: str | Path | None = None, extra_args: list[str] | None = None):
-        self.args = [sys.executable, "-m", "onewindow.cli", "server", "--broker", broker_url, "--db", str(db),
+        self.args = [sys.executable, "-m", "cli", "server", "--broker", broker_url, "--db", str(db),
                      "-c", str(config)] + (["--always-open"] if always_open else []) + (extra_args or [])
         self.log_path = Path(log_path) if log_path else None
         self.proc: subprocess.Popen | None = None

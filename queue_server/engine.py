@@ -13,6 +13,7 @@ from collections import deque
 from typing import Any, Callable
 
 from onewindow.config import SiteConfig
+from queue_server import followups
 from queue_server.calendar import HallCalendar
 from queue_server.dispatch import Dispatch, Forecast
 from queue_server.model import (
@@ -372,9 +373,12 @@ class Engine:
         if t.rating is not None:
             raise Rejected("already_rated", f"ticket {t.number} has already been rated")
         score = args["score"]
-        return [self._event("ticket_rated", now, ticket=t.id, window=t.window, score=score,
-                            bad=score <= BAD_RATING, reason=args.get("reason"))], \
-            {"ticket": t.id, "rating": RATING_NAMES[score], "follow_up": score <= BAD_RATING}
+        if args.get("window") is not None and args["window"] != t.window:  # only that window's pad rates
+            raise Rejected("not_served_here", f"ticket {t.number} was not served at window {args['window']}")
+        rated = self._event("ticket_rated", now, ticket=t.id, window=t.window, score=score,
+                            bad=score <= BAD_RATING, reason=args.get("reason"))
+        case = followups.opened(rated, t.number, self.windows[t.window].clerk, self.calendar, self.site.follow_up_days)
+        return [rated, *case], {"ticket": t.id, "rating": RATING_NAMES[score], "follow_up": bool(case)}
 
     def _set_business_type(self, args: dict, now: float):
         prefix = args["business_type"]
@@ -640,6 +644,7 @@ class Engine:
         "ticket_requeued": _on_ticket_requeued, "ticket_transferred": _on_ticket_transferred,
         "ticket_held": _on_ticket_held, "ticket_rated": _on_ticket_rated, "rating_skipped": _on_rating_skipped,
         "business_type_set": _on_business_type_set, "notice_set": _on_notice_set,
+        followups.OPENED: lambda self, e: None,  # a case lives in the log (queue_server/followups.py)
     }
     EVENT_TYPES = frozenset(_appliers)
 

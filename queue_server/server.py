@@ -1,9 +1,10 @@
 """The queue server: commands in over a transport, the engine decides, the store makes it durable.
 
-One worker thread owns the engine and the store. Messages from the transport are queued; the
-worker takes everything waiting (a batch), runs each command through the engine, writes the
-batch's events and replies to SQLite in one transaction (group commit), and only then publishes
-the replies, the call events and the retained state that changed.
+The transport delivers commands in batches (`onewindow.transport`): the server's handler only collects
+them; at the end of each batch (`on_batch_end`, on the transport's own thread) the server runs each
+command through the engine, writes the batch's events and replies to SQLite in one transaction
+(group commit), and only then publishes the replies, the call events and the retained state that
+changed. One thread, no queue: the MQTT transport and the in-process one drive it the same way.
 
 The server never dies of input: a bad payload gets an error reply (when it names where to reply)
 and a log line; an unexpected failure in one command gets an `internal_error` reply.
@@ -12,36 +13,49 @@ from __future__ import annotations
 
 import json
 import logging
-import queue
-import threading
 import time
-from typing import Callable, Protocol
+from typing import Callable
 
 from onewindow import PROTOCOL_VERSION, __version__
 from onewindow.config import SiteConfig
 from onewindow.topics import Topics
+from onewindow.transport import Transport, dumps
 from queue_server import commands
 from queue_server.engine import Engine
 from queue_server.store import Store, StoreError
 
 log = logging.getLogger("onewindow.server")
 
-MAX_BATCH = 2000
 QUEUE_STATE_INTERVAL = 0.5  # seconds between republishing a busy business type's queue state
 REPLY_MEMORY = 2 * 86400.0  # how far back retried request ids are remembered after a restart
-_RESYNC = ("", b"resync")  # marker from the transport: (re)connected, republish retained state
 
 
-class Transport(Protocol):
-    on_connected: Callable[[], None] | None
-
-    def subscribe(self, topic_filter: str, handler: Callable[[str, bytes], None]) -> None: ...
-
-    def publish(self, topic: str, payload: bytes | str, qos: int = 1, retain: bool = False) -> None: ...
+def error_reply(request_id: str | None, code: str, message: str) -> str:
+    return dumps({"v": PROTOCOL_VERSION, "request_id": request_id, "ok": False,
+                  "error": {"code": code, "message": message}})
 
 
-def dumps(obj: dict) -> str:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+class Batch:
+    """What one batch of commands leads to: replies to send, events and requests to store, calls."""
+
+    def __init__(self, resync: bool = False):
+        self.resync = resync  # republish every retained topic
+        self.replies: list[tuple[str, str]] = []  # (reply_to, payload)
+        self.events: list[tuple[dict, str]] = []  # (event, request id)
+        self.requests: list[tuple[str, str, float, bool, str]] = []  # as Store.commit takes them
+        self.calls: list[dict] = []
+
+    def accept(self, command: str, request_id: str, reply_to: str, now: float, events: list[dict],
+               text: str, ok: bool) -> None:
+        self.events.extend((e, request_id) for e in events)
+        self.requests.append((request_id, command, now, ok, text))
+        self.replies.append((reply_to, text))
+
+    def refuse_all(self, code: str, message: str) -> None:
+        """The batch could not be stored: every reply becomes this error; nothing happened."""
+        self.replies = [(rt, error_reply(json.loads(p).get("request_id"), code, message))
+                        for rt, p in self.replies]
+        self.events, self.requests, self.calls = [], [], []
 
 
 class QueueServer:
@@ -53,12 +67,11 @@ class QueueServer:
         self.clock = clock
         self.always_open = always_open
         self.topics = Topics(site.site_id)
-        self.inbox: queue.SimpleQueue = queue.SimpleQueue()
         self.replies: dict[str, str] = {}
         self.engine = self._rebuild()
         self.stats = {"commands": 0, "duplicates": 0, "rejected": 0, "bad": 0, "batches": 0}
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._waiting: list[tuple[str, bytes]] = []
+        self._resync = True
         self._queue_dirty: set[str] = set()
         self._queue_published: dict[str, float] = {}
         self._site_day: str | None = None
@@ -77,163 +90,124 @@ class QueueServer:
         return engine
 
     def start(self) -> None:
-        """Subscribe and start working. With a transport in select mode (`loop="select"`) the batch is
-        processed in the transport's own thread at the end of each read pass (no queue, no hand-off);
-        with any other transport a worker thread takes batches from a queue."""
-        self._pending: list = [_RESYNC]
-        if getattr(self.transport, "loop_mode", None) == "select":
-            self.transport.on_connected = lambda: self._pending.append(_RESYNC)
-            self.transport.on_batch_end = self._on_batch_end
-            self.transport.subscribe(self.topics.cmd_filter, lambda topic, payload: self._pending.append((topic, payload)))
-            return
-        self.transport.on_connected = lambda: self.inbox.put(_RESYNC)
-        self.transport.subscribe(self.topics.cmd_filter, self._on_message)
-        self._thread = threading.Thread(target=self._run, name="queue-worker", daemon=True)
-        self._thread.start()
-        self.inbox.put(_RESYNC)
+        """Subscribe to the site's commands; from now on each batch the transport delivers is processed."""
+        self.transport.on_connected = self._on_connected
+        self.transport.on_batch_end = self._on_batch_end
+        self.transport.subscribe(self.topics.cmd_filter, self._on_command)
 
     def stop(self) -> None:
-        self._stop.set()
-        self.inbox.put(None)
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        """Process no more batches (stop the transport first, so that none is under way)."""
+        self.transport.on_batch_end = None
+        self.transport.on_connected = None
+
+    def _on_connected(self) -> None:
+        self._resync = True  # a broker may come back without the retained state
+
+    def _on_command(self, topic: str, payload: bytes) -> None:
+        self._waiting.append((topic, payload))
 
     def _on_batch_end(self) -> None:
-        batch, self._pending = self._pending, []
+        waiting, self._waiting = self._waiting, []
+        resync, self._resync = self._resync, False
         try:
-            self.process(batch)
+            self.process(waiting, resync=resync)
         except Exception:  # never let the transport's thread die; the log says what happened
-            log.exception("unexpected failure while processing a batch of %d messages", len(batch))
-
-    def _on_message(self, topic: str, payload: bytes) -> None:
-        self.inbox.put((topic, payload))
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                first = self.inbox.get(timeout=self._next_publish_in())
-            except queue.Empty:
-                first = None
-            batch = []
-            if first is not None:
-                batch.append(first)
-                while len(batch) < MAX_BATCH:
-                    try:
-                        item = self.inbox.get_nowait()
-                    except queue.Empty:
-                        break
-                    if item is None:
-                        break
-                    batch.append(item)
-            try:
-                self.process(batch)
-            except Exception:  # never let the worker die; the log says what happened
-                log.exception("unexpected failure while processing a batch of %d messages", len(batch))
-
-    def _next_publish_in(self) -> float:
-        if not self._queue_dirty:
-            return 1.0
-        oldest = min(self._queue_published.get(p, 0.0) for p in self._queue_dirty)
-        return max(0.0, oldest + QUEUE_STATE_INTERVAL - self.clock())
+            log.exception("unexpected failure while processing a batch of %d messages", len(waiting))
 
     # ------------------------------------------------------------------ one batch
-    def process(self, batch: list[tuple[str, bytes]]) -> None:
-        """Handle a batch of (topic, payload) messages; used by the worker and directly by tests."""
-        resync = False
-        out: list[tuple[str, str]] = []  # (reply_to, payload)
-        to_store_events: list[tuple[dict, str]] = []
-        to_store_requests: list[tuple[str, str, float, bool, str]] = []
-        pending_ids: list[str] = []
-        calls: list[dict] = []
-        engine = self.engine
-        for item in batch:
-            if item is _RESYNC:
-                resync = True
-                continue
-            topic, payload = item
-            command = self.topics.command_of(topic)
-            if command is None:
-                log.warning("ignored a message on %s: not a command topic of site %s", topic, self.site.site_id)
-                continue
-            try:
-                request_id, reply_to, args = commands.parse(command, payload, self.topics.reply_prefix)
-            except commands.BadRequest as bad:
-                self._bad(command, payload, bad, out)
-                continue
-            first = self.replies.get(request_id)
-            if first is not None:  # a retry: the first answer, never a second ticket
-                self.stats["duplicates"] += 1
-                out.append((reply_to, first))
-                continue
-            now = self.clock()
-            if command in commands.QUERIES:
-                reply = engine.query(command, args, now)
-                out.append((reply_to, dumps({"v": PROTOCOL_VERSION, "request_id": request_id, **reply})))
-                continue
-            try:
-                events, reply = engine.handle(command, args, now)
-            except Exception as exc:
-                log.exception("command %s (request %s) failed inside the engine", command, request_id)
-                out.append((reply_to, dumps({"v": PROTOCOL_VERSION, "request_id": request_id, "ok": False,
-                                             "error": {"code": "internal_error", "message": str(exc)}})))
-                self.engine = engine = self._rebuild_after_failure(to_store_events, to_store_requests)
-                continue
-            self.stats["commands"] += 1
-            if not reply["ok"]:
-                self.stats["rejected"] += 1
-                log.info("refused %s from %s: %s", command, reply_to.rsplit("/", 1)[-1], reply["error"]["message"])
-            text = dumps({"v": PROTOCOL_VERSION, "request_id": request_id, **reply})
-            self.replies[request_id] = text
-            pending_ids.append(request_id)
-            to_store_events.extend((e, request_id) for e in events)
-            to_store_requests.append((request_id, command, now, reply["ok"], text))
-            out.append((reply_to, text))
-            if any(e["type"] in ("ticket_called", "ticket_recalled") for e in events):
-                calls.append(dict(engine.recent_calls[-1]))
-        if to_store_requests:
-            try:
-                self.store.commit(to_store_events, to_store_requests)
-            except StoreError as exc:
-                log.error("%s; refusing this batch of %d commands and rebuilding state", exc, len(pending_ids))
-                for rid in pending_ids:
-                    self.replies.pop(rid, None)
-                self.engine = self._rebuild()
-                error = {"code": "store_unavailable", "message": "the queue log could not be written; try again"}
-                out = [(rt, dumps({"v": PROTOCOL_VERSION, "request_id": json.loads(p).get("request_id"),
-                                   "ok": False, "error": error})) for rt, p in out]
-                to_store_events, calls = [], []
-        if batch:
+    def process(self, messages: list[tuple[str, bytes]], resync: bool = False) -> None:
+        """Handle one batch of (topic, payload) command messages, then publish what they changed."""
+        batch = Batch(resync)
+        for topic, payload in messages:
+            self._handle(batch, topic, payload)
+        if batch.requests:
+            self._store(batch)
+        if messages:
             self.stats["batches"] += 1
+        self._send(batch)
+
+    def _handle(self, batch: Batch, topic: str, payload: bytes) -> None:
+        command = self.topics.command_of(topic)
+        if command is None:
+            log.warning("ignored a message on %s: not a command topic of site %s", topic, self.site.site_id)
+            return
+        try:
+            request_id, reply_to, args = commands.parse(command, payload, self.topics.reply_prefix)
+        except commands.BadRequest as bad:
+            self._bad(batch, command, payload, bad)
+            return
+        first = self.replies.get(request_id)
+        if first is not None:  # a retry: the first answer, never a second ticket
+            self.stats["duplicates"] += 1
+            batch.replies.append((reply_to, first))
+            return
+        now = self.clock()
+        if command in commands.QUERIES:
+            reply = self.engine.query(command, args, now)
+            batch.replies.append((reply_to, self._reply_text(request_id, reply)))
+            return
+        try:
+            events, reply = self.engine.handle(command, args, now)
+        except Exception as exc:
+            log.exception("command %s (request %s) failed inside the engine", command, request_id)
+            batch.replies.append((reply_to, error_reply(request_id, "internal_error", str(exc))))
+            self._rebuild_after_failure(batch)
+            return
+        self.stats["commands"] += 1
+        if not reply["ok"]:
+            self.stats["rejected"] += 1
+            log.info("refused %s from %s: %s", command, reply_to.rsplit("/", 1)[-1], reply["error"]["message"])
+        text = self._reply_text(request_id, reply)
+        self.replies[request_id] = text
+        batch.accept(command, request_id, reply_to, now, events, text, reply["ok"])
+        if any(e["type"] in ("ticket_called", "ticket_recalled") for e in events):
+            batch.calls.append(dict(self.engine.recent_calls[-1]))
+
+    def _reply_text(self, request_id: str, reply: dict) -> str:
+        call = reply.get("call")
+        if call is not None and isinstance(call.get("at"), (int, float)):  # times travel as ISO local time
+            reply = {**reply, "call": {**call, "at": self.engine.calendar.iso(call["at"])}}
+        return dumps({"v": PROTOCOL_VERSION, "request_id": request_id, **reply})
+
+    def _store(self, batch: Batch) -> None:
+        try:
+            self.store.commit(batch.events, batch.requests)
+        except StoreError as exc:
+            log.error("%s; refusing this batch of %d commands and rebuilding state", exc, len(batch.requests))
+            for request_id, *_ in batch.requests:
+                self.replies.pop(request_id, None)
+            self.engine = self._rebuild()
+            batch.refuse_all("store_unavailable", "the queue log could not be written; try again")
+
+    def _send(self, batch: Batch) -> None:
         publish = self.transport.publish
-        for reply_to, text in out:
+        for reply_to, text in batch.replies:
             publish(reply_to, text, qos=1)
-        for call in calls:
+        for call in batch.calls:
             call["at"] = self.engine.calendar.iso(call["at"])
             publish(self.topics.calls, dumps({"v": PROTOCOL_VERSION, **call}), qos=1)
-        flush = getattr(self.transport, "flush", None)
-        if flush is not None and out:
-            flush()  # the replies leave now; state updates can take their time
-        if to_store_events:
-            self._publish_log(to_store_events)
-        self._publish_state(full=resync)
+        if batch.replies:
+            self.transport.flush()  # the replies leave now; state updates can take their time
+        if batch.events:
+            self._publish_log(batch.events)
+        self._publish_state(full=batch.resync)
         if self.store.checkpoint_due():
             self.store.checkpoint()
 
-    def _rebuild_after_failure(self, events, requests) -> Engine:
+    def _rebuild_after_failure(self, batch: Batch) -> None:
         """An engine error may have left state half-changed: write what the batch did so far, then rebuild."""
-        if requests:
-            self.store.commit(events, requests)
-            events.clear()
-            requests.clear()
-        return self._rebuild()
+        if batch.requests:
+            self.store.commit(batch.events, batch.requests)
+            batch.events.clear()
+            batch.requests.clear()
+        self.engine = self._rebuild()
 
-    def _bad(self, command: str, payload: bytes, bad: commands.BadRequest, out: list) -> None:
+    def _bad(self, batch: Batch, command: str, payload: bytes, bad: commands.BadRequest) -> None:
         self.stats["bad"] += 1
         shown = commands.mask_text(payload[:200].decode("utf-8", "replace"))
         log.warning("bad %s command (%s: %s): %s", command, bad.code, bad.message, shown)
         if bad.reply_to is not None:
-            out.append((bad.reply_to, dumps({"v": PROTOCOL_VERSION, "request_id": bad.request_id, "ok": False,
-                                             "error": {"code": bad.code, "message": bad.message}})))
+            batch.replies.append((bad.reply_to, error_reply(bad.request_id, bad.code, bad.message)))
 
     # ------------------------------------------------------------------ publishing
     def _publish_log(self, events: list[tuple[dict, str]]) -> None:

@@ -11,7 +11,7 @@ import tempfile
 
 import pytest
 
-from onewindow.broker import ManagedBroker
+from broker.mosquitto import ManagedBroker
 
 
 def _started_broker():

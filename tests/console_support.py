@@ -6,7 +6,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from onewindow.broker import ManagedBroker, free_port
+from broker.mosquitto import ManagedBroker
+from onewindow.broker import free_port
 from onewindow.mqtt import MqttTransport
 from queue_server.server import QueueServer
 from queue_server.store import Store
@@ -30,7 +31,7 @@ class HallStack:
     def start(self) -> "HallStack":
         self.broker.start()
         self.server_transport = MqttTransport(self.broker.settings, self.site.site_id, "server-test", role="server",
-                                              loop="select", idle_interval=0.1)
+                                              idle_interval=0.1)
         self.store = Store(self.dir / "q.db", self.site.site_id, self.site.timezone)
         self.server = QueueServer(self.site, self.store, self.server_transport, always_open=True)
         self.server.start()

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from onewindow.cli import build_parser
+from cli.main import build_parser
 
 COMMANDS = ["demo", "server", "broker", "check-config", "print-sample", "what-if"]
 
@@ -19,7 +19,7 @@ def test_every_command_is_registered():
 
 @pytest.mark.parametrize("command", COMMANDS)
 def test_every_command_has_help(command):
-    out = subprocess.run([sys.executable, "-m", "onewindow.cli", command, "--help"], capture_output=True,
+    out = subprocess.run([sys.executable, "-m", "cli", command, "--help"], capture_output=True,
                          text=True, cwd="/")
     assert out.returncode == 0, out.stderr
     assert "usage: onewindow" in out.stdout and len(out.stdout) > 200
@@ -28,7 +28,7 @@ def test_every_command_has_help(command):
 def test_check_config_names_the_key_and_the_problem(tmp_path):
     bad = tmp_path / "hall.toml"
     bad.write_text('[site]\nid = "Bad Id"\nname = "x"\n[hours]\nweekdays = ["9-5"]\n')
-    out = subprocess.run([sys.executable, "-m", "onewindow.cli", "check-config", "-c", str(bad)],
+    out = subprocess.run([sys.executable, "-m", "cli", "check-config", "-c", str(bad)],
                          capture_output=True, text=True)
     assert out.returncode == 1
     assert "site.id: 'Bad Id': must match" in out.stdout

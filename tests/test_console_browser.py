@@ -118,3 +118,42 @@ def test_refusals_are_shown_in_words(stack, page):
     page.keyboard.type(taken)
     page.keyboard.press("Enter")
     expect_text(page, "#message", f"Another window has already called {taken}")
+
+
+def test_the_clerk_console_screenshot(stack, page):
+    """The README's picture: a clerk at window 4 serving, one ticket held, people waiting."""
+    stack.issue("B", 4)
+    stack.issue("D", 3)
+    stack.issue("A", 2)
+    sign_in(page, stack.url, "wang", 4)
+    page.click("#do-call_next")
+    expect_text(page, "#window-state", "Calling")
+    page.click("#do-hold")
+    expect_text(page, "#message", "Held")
+    page.click("#do-call_next")
+    expect_text(page, "#window-state", "Calling")
+    page.click("#do-start")
+    expect_text(page, "#window-state", "Serving")
+    expect_text(page, "#held", "Call back")
+    serving = page.locator("#ticket-number").inner_text()
+    # The queue's state is refreshed at most twice a second: wait until it no longer lists the ticket.
+    playwright_api.expect(page.locator("#waiting")).not_to_contain_text(serving)
+    IMAGES.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(IMAGES / "clerk-console.png"))
+
+
+def test_when_the_broker_is_away_the_page_says_so_and_answers_at_once(stack, page):
+    sign_in(page, stack.url, "li", 5)
+    stack.broker.stop()
+    try:
+        playwright_api.expect(page.locator("#offline")).to_be_visible(timeout=15000)
+        expect_text(page, "#link", "Broker away")
+        page.click("#do-call_next")
+        expect_text(page, "#message", "cannot be reached")
+        page.keyboard.press("p")  # the page still takes keys: it is not frozen
+        playwright_api.expect(page.locator("#pause-dialog")).to_be_visible()
+        page.keyboard.press("Escape")
+    finally:
+        stack.broker.start()
+    playwright_api.expect(page.locator("#offline")).to_be_hidden(timeout=15000)
+    expect_text(page, "#link", "Connected")

@@ -20,7 +20,7 @@ def children_of(pid: int) -> list[int]:
 
 
 def test_the_demo_runs_a_hall_and_ctrl_c_stops_every_child(tmp_path):
-    proc = subprocess.Popen([sys.executable, "-m", "onewindow.cli", "demo", "--speed", "300", "--no-view",
+    proc = subprocess.Popen([sys.executable, "-m", "cli", "demo", "--speed", "300", "--no-view",
                              "--state-dir", str(tmp_path / "demo"), "--seed", "1"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env=dict(os.environ, PYTHONUNBUFFERED="1"))

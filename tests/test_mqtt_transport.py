@@ -18,7 +18,6 @@ from tests.support import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 SITE = "demo-county"
-LOOPS = ["thread", "select"]
 
 
 class Inbox:
@@ -47,10 +46,9 @@ def nodelay(t: MqttTransport) -> int:
     return t.socket().getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
 
 
-@pytest.mark.parametrize("loop", LOOPS)
-def test_after_a_broker_restart_the_transport_reconnects_resubscribes_and_keeps_tcp_nodelay(broker, loop):
+def test_after_a_broker_restart_the_transport_reconnects_resubscribes_and_keeps_tcp_nodelay(broker):
     inbox, hook_calls = Inbox(), []
-    t = MqttTransport(broker.settings, SITE, "display-1", role="display", loop=loop,
+    t = MqttTransport(broker.settings, SITE, "display-1", role="display",
                       on_connected=lambda: hook_calls.append(time.monotonic()))
     t.subscribe(f"onewindow/{SITE}/state/#", inbox)
     with t.start(), MqttTransport(broker.settings, SITE, "sender", presence=False) as sender:
@@ -64,10 +62,9 @@ def test_after_a_broker_restart_the_transport_reconnects_resubscribes_and_keeps_
         assert inbox.wait_for(lambda topic, p: p == b"after restart")
 
 
-@pytest.mark.parametrize("loop", LOOPS)
-def test_the_transport_comes_back_after_the_broker_is_killed(broker, loop):
+def test_the_transport_comes_back_after_the_broker_is_killed(broker):
     inbox = Inbox()
-    t = MqttTransport(broker.settings, SITE, "kiosk-1", role="kiosk", loop=loop)
+    t = MqttTransport(broker.settings, SITE, "kiosk-1", role="kiosk")
     t.subscribe(f"onewindow/{SITE}/reply/kiosk-1", inbox)
     with t.start():
         generation = broker.generation
@@ -144,14 +141,13 @@ def test_topic_matching_follows_mqtt_rules(topic_filter, topic, matches):
     assert topic_matches(topic_filter, topic) is matches
 
 
-@pytest.mark.parametrize("loop", LOOPS)
-def test_a_failing_handler_does_not_stop_delivery(broker, loop):
+def test_a_failing_handler_does_not_stop_delivery(broker):
     inbox = Inbox()
 
     def broken(topic, payload):
         raise RuntimeError("bug in a handler")
 
-    with MqttTransport(broker.settings, SITE, "server", presence=False, loop=loop) as t:
+    with MqttTransport(broker.settings, SITE, "server", presence=False) as t:
         t.subscribe(f"onewindow/{SITE}/cmd/#", broken)
         t.subscribe(f"onewindow/{SITE}/cmd/#", inbox)
         t.publish(f"onewindow/{SITE}/cmd/issue", b"1")
@@ -160,7 +156,7 @@ def test_a_failing_handler_does_not_stop_delivery(broker, loop):
         assert [p for _, p in inbox.messages] == [b"1", b"2"]
 
 
-def test_the_select_loop_hands_over_each_batch_and_sends_what_other_threads_publish_promptly(broker):
+def test_the_loop_hands_over_each_batch_and_sends_what_other_threads_publish_promptly(broker):
     batches, current = [], []
 
     def end_of_batch():
@@ -168,9 +164,9 @@ def test_the_select_loop_hands_over_each_batch_and_sends_what_other_threads_publ
             batches.append(list(current))
             current.clear()
 
-    t = MqttTransport(broker.settings, SITE, "server", presence=False, loop="select", on_batch_end=end_of_batch)
+    t = MqttTransport(broker.settings, SITE, "server", presence=False, on_batch_end=end_of_batch)
     t.subscribe(f"onewindow/{SITE}/cmd/issue", lambda topic, p: current.append(p))
-    with t.start(), MqttTransport(broker.settings, SITE, "kiosk", presence=False, loop="select") as kiosk:
+    with t.start(), MqttTransport(broker.settings, SITE, "kiosk", presence=False) as kiosk:
         t0 = time.monotonic()
         for i in range(200):
             kiosk.publish(f"onewindow/{SITE}/cmd/issue", str(i))  # from this thread: must wake the loop
@@ -215,3 +211,18 @@ def test_a_local_reply_published_from_a_handler_arrives_after_the_handler_return
         kiosk.subscribe(f"onewindow/{SITE}/reply/kiosk", lambda t, p: order.append(p.decode()))
         kiosk.publish(f"onewindow/{SITE}/cmd/issue", b"{}")
     assert order == ["handler done", "A001"]
+
+
+def test_local_delivery_comes_in_batches_as_the_mqtt_loop_delivers_them():
+    bus = LocalBroker()
+    seen = []
+    with bus.transport("server", site=SITE) as server, bus.transport("kiosk", site=SITE) as kiosk:
+        server.on_batch_end = lambda: seen.append("end")
+        server.subscribe(f"onewindow/{SITE}/cmd/+", lambda topic, payload: seen.append(payload.decode()))
+        kiosk.publish(f"onewindow/{SITE}/cmd/issue", b"1")
+        with bus.held():
+            kiosk.publish(f"onewindow/{SITE}/cmd/issue", b"2")
+            kiosk.publish(f"onewindow/{SITE}/cmd/issue", b"3")
+            assert seen == ["1", "end"]  # held back until the block ends
+        server.tick()
+    assert seen == ["1", "end", "2", "3", "end", "end"]

@@ -8,7 +8,7 @@ import zxingcpp
 from PIL import Image
 
 from hardware.fakes.printer import FakePrinter
-from onewindow.cli import main
+from cli.main import main
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -45,9 +45,13 @@
     st.className = "badge " + win.state;
     const t = win.ticket;
     $("ticket-number").textContent = t ? t.number : "—";
+    const since = win.since ? win.since.slice(11, 16) : "";
+    const type = t ? typeName(t.business_type) + " · " : "";
     $("ticket-detail").textContent = t
-      ? (win.state === "calling" ? "呼叫第 " + t.calls + " 次 · called " + t.calls + "×" : "办理中 · in service")
-      : (win.state === "paused" ? "暂停：" + (win.pause_reason || "") + " · paused" : "没有号 · No ticket");
+      ? type + (win.state === "calling" ? "呼叫第 " + t.calls + " 次 · called " + t.calls + "×"
+                                       : "办理中 · in service since " + since)
+      : (win.state === "paused" ? "暂停 Paused: " + (win.pause_reason || "") + " · " + since
+         : win.state === "rating" ? "等待评价 " + win.awaiting_rating + " · waiting for the rating" : "没有号 · No ticket");
     $("do-pause").innerHTML = win.state === "paused" ? "恢复 Resume <kbd>P</kbd>" : "暂停 Pause <kbd>P</kbd>";
     const held = $("held");
     held.innerHTML = "";
@@ -68,6 +72,11 @@
     for (const id of ["do-recall", "do-start", "do-no_show"]) $(id).disabled = !(win.state === "calling");
     for (const id of ["do-finish", "do-transfer", "do-hold"]) $(id).disabled = !has;
     $("do-start").disabled = win.state !== "calling";
+  }
+
+  function typeName(prefix) {
+    const b = ((site && site.business_types) || []).find(x => x.prefix === prefix);
+    return b ? prefix + " " + b.name : prefix;
   }
 
   function renderQueues() {
@@ -110,7 +119,7 @@
     const [kind, id] = key;
     if (kind === "window" && Number(id) === me.window) { win = value; renderWindow(); renderQueues(); }
     else if (kind === "queue") { if (value) queues[id] = value; else delete queues[id]; renderQueues(); }
-    else if (kind === "site") { site = value; fillTransfer(); }
+    else if (kind === "site") { site = value; fillTransfer(); renderWindow(); }
     else if (kind === "stats" && Number(id) === me.window) { stats = value; renderStats(); }
   }
 

@@ -7,7 +7,8 @@ import logging
 import signal
 import threading
 
-from onewindow.broker import DEFAULT_PORT, DEFAULT_STATE_DIR, BrokerError, ManagedBroker
+from broker.mosquitto import DEFAULT_STATE_DIR, BrokerError, ManagedBroker
+from onewindow.broker import DEFAULT_PORT
 
 log = logging.getLogger("onewindow.broker")
 

@@ -9,8 +9,13 @@ import threading
 import time
 from pathlib import Path
 
-from onewindow.broker import BrokerError, BrokerSettings
-from onewindow.commands.config_check import add_config_argument, site_or_report
+from broker.mosquitto import BrokerError, ManagedBroker
+from demo.hall import SimulatedHall
+from demo.view import HallView, render, summary_line
+from onewindow.broker import BrokerSettings
+from onewindow.config import add_config_argument, site_or_report
+from onewindow.mqtt import MqttTransport
+from onewindow.process import ServerChild
 
 log = logging.getLogger("onewindow.demo")
 
@@ -37,11 +42,6 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from onewindow.broker import ManagedBroker
-    from onewindow.demo import HallView, SimulatedHall, render, summary_line
-    from onewindow.mqtt import MqttTransport
-    from onewindow.process import ServerChild
-
     site = site_or_report(args)
     if site is None:
         return 1

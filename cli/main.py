@@ -14,13 +14,14 @@ from onewindow import __version__
 
 # Modules that add subcommands, in the order `--help` lists them.
 COMMAND_MODULES = [
-    "onewindow.commands.demo",
-    "onewindow.commands.server",
-    "onewindow.commands.broker",
-    "onewindow.commands.config_check",
+    "demo.command",
+    "queue_server.command",
+    "broker.command",
+    "cli.check_config",
     "hardware.printing.cli",
     "sim.cli",
     "console.command",
+    "clerk.command",
 ]
 
 

@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 
 from onewindow.broker import add_broker_arguments, settings_from_args
-from onewindow.commands.config_check import add_config_argument, site_or_report
+from onewindow.config import add_config_argument, site_or_report
 
 log = logging.getLogger("onewindow.server")
 
@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     store = Store(db, site.site_id, site.timezone)
     settings = settings_from_args(args)
     transport = MqttTransport(settings, site.site_id, client_id=f"server-{site.site_id}", role="server",
-                              loop="select", idle_interval=0.25)
+                              idle_interval=0.25)
     server = QueueServer(site, store, transport, always_open=args.always_open)
     server.start()
     stop = threading.Event()
@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     log.info("server ready: site %s (%s), log %s, broker %s", site.site_id, site.name, db, settings.url)
     stop.wait()
     log.info("stopping: %s", server.stats)
+    transport.stop()  # its loop thread, which runs the batches, ends here
     server.stop()
-    transport.stop()
     store.close()
     return 0

@@ -1,0 +1,1 @@
+"""The site's own MQTT broker: a supervised local Mosquitto (`onewindow broker`)."""

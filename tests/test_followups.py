@@ -1,0 +1,82 @@
+"""Bad ratings open follow-up cases with working-day deadlines, kept in the event log."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from queue_server import followups
+from queue_server.calendar import HallCalendar
+from tests.conftest import local_time
+from tests.test_engine import Hall
+
+
+def served_and_finished(hall, window=2, clerk="wang"):
+    hall.ok("sign_in", window=window, clerk=clerk)
+    t = hall.take("A")
+    hall.ok("call_next", window=window, clerk=clerk)
+    hall.ok("start", window=window, clerk=clerk)
+    hall.wait(6)
+    hall.ok("finish", window=window, clerk=clerk)
+    return t
+
+
+def test_a_bad_rating_opens_a_case_due_the_next_working_day(county):
+    hall = Hall(county)
+    t = served_and_finished(hall)
+    reply = hall.ok("rate", ticket=t["number"], score=2, window=2)
+    assert reply["follow_up"] is True
+    case = [e for e in hall.events if e["type"] == "follow_up_opened"]
+    assert len(case) == 1
+    c = case[0]
+    assert (c["ticket"], c["number"], c["window"], c["clerk"], c["score"]) == (t["id"], t["number"], 2, "wang", 2)
+    assert c["contact_due"] == "2026-11-24T17:30:00+08:00"  # Tuesday, end of opening hours
+    assert c["close_due"] == "2026-11-28T12:00:00+08:00"  # five working days: Tue-Sat (Saturday opens)
+
+
+def test_a_good_rating_opens_no_case(county):
+    hall = Hall(county)
+    t = served_and_finished(hall)
+    assert hall.ok("rate", ticket=t["number"], score=4, window=2)["follow_up"] is False
+    assert not [e for e in hall.events if e["type"] == "follow_up_opened"]
+
+
+def test_only_the_window_that_served_the_visit_may_rate_it_and_only_once(county):
+    hall = Hall(county)
+    t = served_and_finished(hall)
+    hall.refused("rate", "not_served_here", ticket=t["number"], score=1, window=3)
+    hall.ok("rate", ticket=t["number"], score=1, window=2)
+    hall.refused("rate", "already_rated", ticket=t["number"], score=5, window=2)
+
+
+def test_deadlines_skip_days_without_opening_hours(county):
+    cal = HallCalendar(county)
+    saturday_11 = local_time(2026, 11, 28, 11, 0)
+    # Sunday is closed: one working day after Saturday is Monday's close.
+    assert cal.iso(followups.due_after(cal, saturday_11, 1)) == "2026-11-30T17:30:00+08:00"
+    assert cal.iso(followups.due_after(cal, saturday_11, 0)) == "2026-11-28T12:00:00+08:00"
+
+
+def test_the_deadlines_are_configurable(county):
+    hall = Hall(replace(county, follow_up_days=(0, 2)))
+    t = served_and_finished(hall)
+    hall.ok("rate", ticket=t["number"], score=1, window=2)
+    c = [e for e in hall.events if e["type"] == "follow_up_opened"][0]
+    assert c["contact_due"] == "2026-11-23T17:30:00+08:00"
+    assert c["close_due"] == "2026-11-25T17:30:00+08:00"
+
+
+def test_cases_fold_into_their_state_with_deadlines_met_or_missed(county):
+    hall = Hall(county)
+    t = served_and_finished(hall)
+    hall.ok("rate", ticket=t["number"], score=2, window=2)
+    opened = [e for e in hall.events if e["type"] == "follow_up_opened"][0]
+    cal = HallCalendar(county)
+    events = [dict(e, at=cal.iso(e["at"])) for e in hall.events]
+    later = {"type": "follow_up_assigned", "case": opened["case"], "owner": "boss", "at": "2026-11-23T10:00:00+08:00"}
+    late_call = {"type": "follow_up_contacted", "case": opened["case"], "at": "2026-11-25T09:00:00+08:00"}
+    (case,) = followups.cases(events + [later], now="2026-11-23T12:00:00+08:00")
+    assert (case["state"], case["owner"], case["contact"], case["close"]) == ("open", "boss", "running", "running")
+    (case,) = followups.cases(events + [later, late_call], now="2026-11-25T10:00:00+08:00")
+    assert (case["state"], case["contact"], case["close"]) == ("contacted", "missed", "running")
+    closed = {"type": "follow_up_closed", "case": opened["case"], "outcome": "apologised", "at": "2026-11-26T09:00:00+08:00"}
+    (case,) = followups.cases(events + [late_call, closed], now="2026-12-10T10:00:00+08:00")
+    assert (case["state"], case["outcome"], case["close"]) == ("closed", "apologised", "met")
