@@ -15,9 +15,9 @@ Definitions (the same on every page and in every CSV):
   called at least once;
 - no-show share: tickets that ended as no-shows (`ticket_missed`) over tickets called at least once;
 - window and clerk throughput: visits finished there (the clerk is the one who made the last call);
-- follow-up cases (bad ratings): `followup_opened` with a `due` time; the deadline is met when the
-  first `followup_contacted` or `followup_closed` comes at or before it, missed when it came later or
-  not yet while `due` has passed, open (pending) otherwise. A log without follow-up events reports none.
+- follow-up cases (bad ratings, `queue_server/followups.py`): the cases opened in the period, with
+  their two deadlines (first contact by `contact_due`, closed by `close_due`) met, missed or still
+  running at `now`, folded by `followups.cases` from every later follow-up event of those cases.
 """
 from __future__ import annotations
 
@@ -30,12 +30,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Iterable
 
+from queue_server import followups as fu
+
 DEFAULT_TARGET_MINUTES = 30.0
 
 # Only these event types feed a report; the SQL pulls the few fields each needs (json_extract is C).
 REPORT_TYPES = ("ticket_issued", "ticket_called", "service_finished", "ticket_missed", "ticket_cancelled",
                 "ticket_rated")
-FOLLOWUP_PREFIX = "followup_"
 
 _SQL = """
 SELECT type, day, at, ts, ticket, window,
@@ -45,13 +46,16 @@ SELECT type, day, at, ts, ticket, window,
                  WHEN 'ticket_called' THEN json_extract(data, '$.clerk')
                  WHEN 'ticket_cancelled' THEN json_extract(data, '$.reason') END,
        CASE type WHEN 'service_finished' THEN json_extract(data, '$.service_seconds')
-                 WHEN 'ticket_rated' THEN json_extract(data, '$.score') END,
-       CASE WHEN type LIKE 'followup\\_%' ESCAPE '\\' THEN data END
+                 WHEN 'ticket_rated' THEN json_extract(data, '$.score') END
 FROM events
-WHERE site_id = ? AND day BETWEEN ? AND ?
-  AND (type IN ({types}) OR type LIKE 'followup\\_%' ESCAPE '\\')
+WHERE site_id = ? AND day BETWEEN ? AND ? AND type IN ({types})
 ORDER BY seq
 """.format(types=",".join(f"'{t}'" for t in REPORT_TYPES))
+# Follow-up events of cases opened in the period come later (contact, closing): read from its first day on.
+_FOLLOWUP_SQL = """
+SELECT type, ts, day, ticket, data FROM events
+WHERE site_id = ? AND day >= ? AND type IN ({types}) ORDER BY seq
+""".format(types=",".join(f"'{t}'" for t in sorted(fu.EVENT_TYPES)))
 
 
 class ReportError(ValueError):
@@ -154,15 +158,11 @@ def build_report(conn: sqlite3.Connection, site_id: str, first_day: str, last_da
     if not (isinstance(target_minutes, (int, float)) and 0 < target_minutes <= 24 * 60):
         raise ReportError("the target is minutes between 0 and 1440")
     visits: dict[str, _Visit] = {}
-    followup_rows: list[tuple[str, float, str, str | None]] = []
     calls_at: dict[int, int] = {}
-    for type_, day, at, ts, ticket, window, btype, text, number, fdata in conn.execute(
+    for type_, day, at, ts, ticket, window, btype, text, number in conn.execute(
             _SQL, (site_id, first_day, last_day)):
         if type_ == "ticket_issued":
             visits[ticket] = _Visit(day, btype, text, ts, int(at[11:13]))
-            continue
-        if fdata is not None:
-            followup_rows.append((type_, ts, fdata, ticket))
             continue
         v = visits.get(ticket)
         if v is None:  # issued before the range (a day boundary): not this report's ticket
@@ -182,7 +182,7 @@ def build_report(conn: sqlite3.Connection, site_id: str, first_day: str, last_da
             v.rating = int(number)
     report = Report(site_id, first_day, last_day, float(target_minutes))
     _fill(report, visits, calls_at)
-    report.followups = _followups(followup_rows, now)
+    report.followups = _followups(conn, site_id, first_day, last_day, now)
     if with_tickets:
         report.tickets = [_ticket_row(tid, v) for tid, v in visits.items()]
     return report
@@ -261,42 +261,31 @@ def _when(value) -> float | None:
     return None
 
 
-def _followups(rows: list[tuple[str, float, str, str | None]], now: float | None) -> dict:
-    """Follow-up cases: opened, closed, first-contact deadlines met / missed / pending."""
-    now = datetime.now().timestamp() if now is None else now
-    cases: dict[str, dict] = {}
-    for type_, ts, raw, ticket in rows:
+def _followups(conn: sqlite3.Connection, site_id: str, first_day: str, last_day: str,
+               now: float | None) -> dict:
+    """Follow-up cases opened in the period: how many, closed, and each deadline met / missed / running."""
+    events = []
+    for type_, ts, day, ticket, raw in conn.execute(_FOLLOWUP_SQL, (site_id, first_day)):
         try:
-            data = json.loads(raw)
+            e = json.loads(raw)
         except ValueError:
             continue
-        case_id = str(data.get("case") or data.get("case_id") or data.get("followup") or ticket or "")
-        if not case_id:
+        if not isinstance(e, dict):
             continue
-        if type_ == "followup_opened":
-            case = cases.setdefault(case_id, {})
-            case["opened"] = ts
-            case["due"] = _when(data.get("due") or data.get("deadline") or data.get("contact_due"))
-        elif case_id in cases:
-            case = cases[case_id]
-            if type_ in ("followup_contacted", "followup_closed"):
-                case.setdefault("answered", ts)
-            if type_ == "followup_closed":
-                case["closed"] = ts
-    met = missed = pending = 0
-    for case in cases.values():
-        due, answered = case.get("due"), case.get("answered")
-        if due is None:
-            continue
-        if answered is not None:
-            met, missed = (met + 1, missed) if answered <= due else (met, missed + 1)
-        elif now > due:
-            missed += 1
-        else:
-            pending += 1
-    return {"opened": len(cases), "closed": sum(1 for c in cases.values() if "closed" in c),
-            "deadline_met": met, "deadline_missed": missed, "deadline_pending": pending,
-            "deadline_met_share": share(met, met + missed)}
+        e.update(type=type_, at=ts)
+        if type_ == fu.OPENED:
+            if not first_day <= day <= last_day:
+                continue
+            e.setdefault("ticket", ticket)
+        events.append(e)
+    cases = fu.cases(events, datetime.now().timestamp() if now is None else now)
+    out = {"opened": len(cases), "closed": sum(1 for c in cases if c.get("state") == "closed")}
+    for deadline in ("contact", "close"):
+        counts = {k: sum(1 for c in cases if c.get(deadline) == k) for k in ("met", "missed", "running")}
+        for k, n in counts.items():
+            out[f"{deadline}_{k}"] = n
+        out[f"{deadline}_met_share"] = share(counts["met"], counts["met"] + counts["missed"])
+    return out
 
 
 def _ticket_row(tid: str, v: _Visit) -> dict:

@@ -46,6 +46,9 @@ class RecordingTransport:
     def replies(self):
         return [p for t, p, _ in self.published if "/reply/" in t]
 
+    def flush(self):
+        pass
+
 
 class Driver:
     """Sends commands to a server in-process; every reply must be ok."""

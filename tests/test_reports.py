@@ -142,38 +142,41 @@ def test_csv_export(conn):
 
 
 def test_follow_up_cases_with_deadlines_met_or_missed(log_db):
-    # Follow-up events are written by the follow-up module; absent ones give zeros (as above). Here three
-    # cases are added to a copy of the log: one contacted in time, one late, one still open.
+    # B001's rating 1 (Monday 09:15) opened a case: first contact due by the end of the next working day's
+    # hours (Tuesday 17:30), closed within 5 working days (Monday 30 November 17:30).
+    conn = reports.open_readonly(str(log_db))
+    monday_10 = 1795395600.0 + 3600
+    f = reports.build_report(conn, SITE, MONDAY, now=monday_10).followups
+    assert (f["opened"], f["closed"], f["contact_running"], f["close_running"]) == (1, 0, 1, 1)
+    assert f["contact_met_share"] is None
+    # Nobody has called the citizen by Wednesday: the contact deadline is missed, the closing one still runs.
+    wednesday = monday_10 + 2 * 86400
+    f = reports.build_report(conn, SITE, MONDAY, now=wednesday).followups
+    assert (f["contact_missed"], f["contact_running"], f["close_running"]) == (1, 0, 1)
+    assert f["contact_met_share"] == 0.0
+    conn.close()
+    # A copy of the log where the case was contacted on Tuesday at 10:00 and closed on Thursday.
     import shutil
     copy = log_db.with_name("followups.db")
     shutil.copy(log_db, copy)
     db = sqlite3.connect(copy)
-    base = db.execute("SELECT max(seq), max(ts) FROM events WHERE site_id = ?", (SITE,)).fetchone()
-    seq, ts = base[0], 1795395600.0  # 2026-11-23 09:00 +08:00
-
-    def add(type_, minutes, **data):
-        nonlocal seq
-        seq += 1
+    seq = db.execute("SELECT max(seq) FROM events WHERE site_id = ?", (SITE,)).fetchone()[0]
+    case = db.execute("SELECT json_extract(data, '$.case') FROM events WHERE type = 'follow_up_opened'").fetchone()[0]
+    for n, (type_, ts, day, data) in enumerate((
+            ("follow_up_contacted", monday_10 + 86400, TUESDAY, {"case": case, "by": "boss"}),
+            ("follow_up_closed", monday_10 + 3 * 86400, "2026-11-26", {"case": case, "outcome": "apologised"}))):
         db.execute("INSERT INTO events VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                   (f"f{seq}", SITE, seq, MONDAY, "2026-11-23T10:00:00+08:00", ts + minutes * 60, type_,
-                    None, None, None, json.dumps(data)))
-    day = 24 * 60
-    add("followup_opened", 20, case="c1", due=ts + day * 60)
-    add("followup_contacted", 60, case="c1")
-    add("followup_opened", 30, case="c2", due=ts + day * 60)
-    add("followup_closed", 2 * day, case="c2", outcome="apologised")
-    add("followup_opened", 40, case="c3", due="2026-11-24T09:40:00+08:00")
+                   (f"f{n}", SITE, seq + 1 + n, day, "2026-11-24T10:00:00+08:00", ts, type_, None, None, None,
+                    json.dumps(data)))
     db.commit()
     db.close()
     conn = reports.open_readonly(str(copy))
-    f = reports.build_report(conn, SITE, MONDAY, now=ts + 60).followups
-    assert (f["opened"], f["closed"], f["deadline_met"], f["deadline_missed"], f["deadline_pending"]) == (3, 1, 1, 1, 1)
-    later = reports.build_report(conn, SITE, MONDAY, now=ts + 3 * day * 60).followups
-    assert (later["deadline_missed"], later["deadline_pending"], later["deadline_met_share"]) == (2, 0, 0.3333)
-    assert monday(conn).summary["tickets"] == 6
+    f = reports.build_report(conn, SITE, MONDAY, now=wednesday + 7 * 86400).followups
+    assert (f["opened"], f["closed"], f["contact_met"], f["close_met"], f["close_met_share"]) == (1, 1, 1, 1, 1.0)
+    assert reports.build_report(conn, SITE, TUESDAY).followups["opened"] == 0  # opened on Monday
     conn.close()
 
 
-def test_no_follow_up_events_means_no_cases(conn):
-    f = monday(conn).followups
-    assert f["opened"] == 0 and f["deadline_met_share"] is None
+def test_a_log_without_follow_ups_reports_none(conn):
+    f = reports.build_report(conn, "demo-village", MONDAY).followups
+    assert f["opened"] == 0 and f["contact_met_share"] is None

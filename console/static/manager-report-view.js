@@ -70,9 +70,11 @@ const reportView = (function () {
       ["评价均分 Mean rating", num(s.rating_mean)], ["差评 Bad ratings", num(s.bad_ratings)]]);
     const f = r.followups;
     tiles(document.getElementById("followups"), [
-      ["回访单 Cases opened", num(f.opened)], ["已结 Closed", num(f.closed)],
-      ["按时联系 Deadline met", num(f.deadline_met)], ["超时 Deadline missed", num(f.deadline_missed)],
-      ["未到期 Pending", num(f.deadline_pending)], ["按时率 Met share", pct(f.deadline_met_share)]]);
+      ["回访单 Cases opened", num(f.opened)], ["已结案 Closed", num(f.closed)],
+      ["按时联系 Contacted in time", num(f.contact_met)], ["联系超时 Contact late", num(f.contact_missed)],
+      ["待联系 Contact running", num(f.contact_running)], ["联系按时率 Contact on time", pct(f.contact_met_share)],
+      ["按时结案 Closed in time", num(f.close_met)], ["结案超时 Closed late", num(f.close_missed)],
+      ["结案按时率 Closing on time", pct(f.close_met_share)]]);
     const types = Object.fromEntries(Object.entries(r.business_types).map(([k, v]) => [names[k] || k, v]));
     table(document.getElementById("t-types"), "业务 Business type", types, TYPE_COLS);
     const items = document.getElementById("t-items");
