@@ -57,7 +57,7 @@ class Alert:
     acked_at: float | None = None
 
     def view(self) -> dict:
-        return asdict(self)
+        return {**asdict(self), "occurrence": self.kind in OCCURRENCE_KINDS}
 
 
 def _ts(value) -> float | None:

@@ -12,13 +12,14 @@ audit trail); every POST needs the session's CSRF token.
     POST /api/manager/business_type/{prefix}     {"open": bool}
     POST /api/manager/notice                     {"text": "..."}   ("" clears)
     POST /api/manager/cancel                     {"ticket": "A012"}
+    GET  /api/manager/followups?days=14          follow-up cases of bad ratings, newest first
     GET  /api/manager/report?day= | month= | from=&to=  [&target=30]
     GET  /api/manager/report.csv?...&table=business_types|items|windows|clerks|days|hours|ratings|summary|followups|tickets
 """
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -191,6 +192,38 @@ async def report_csv(request: Request) -> Response:
                     headers={**SECURITY_HEADERS, "Content-Disposition": f'attachment; filename="{name}"'})
 
 
+def _cases(request: Request, days: int) -> list[dict]:
+    db = desk_of(request).log_db
+    if db is None:
+        raise ActionRefused(503, "no_event_log", "the console was started without the queue's event log (--db)")
+    first = (datetime.now() - timedelta(days=days)).date().isoformat()
+    try:
+        conn = reports.open_readonly(db)
+        try:
+            cases = reports.follow_up_cases(conn, request.app.state.hall.site_id, first)
+        finally:
+            conn.close()
+    except reports.sqlite3.Error as exc:
+        raise ActionRefused(503, "no_event_log", f"the event log cannot be read: {exc}") from None
+    keep = ("case", "number", "window", "clerk", "score", "reason", "opened_at", "contact_due", "close_due",
+            "owner", "state", "outcome", "contact", "close")
+    return [{k: c.get(k) for k in keep} for c in reversed(cases)]
+
+
+async def followups(request: Request) -> Response:
+    """Follow-up cases of bad ratings opened in the last `days` days (default 14), newest first."""
+    require(request, *READ)
+    try:
+        days = min(366, max(1, int(request.query_params.get("days", "14"))))
+    except ValueError:
+        return error(400, "bad_request", "days is a whole number")
+    try:
+        cases = await run_in_threadpool(_cases, request, days)
+    except ActionRefused as exc:
+        return refused(exc)
+    return ok({"cases": cases})
+
+
 def routes() -> list[Route]:
     return [
         Route("/manager", live_page), Route("/manager/reports", reports_page),
@@ -201,5 +234,6 @@ def routes() -> list[Route]:
         Route("/api/manager/business_type/{prefix}", business_type, methods=["POST"]),
         Route("/api/manager/notice", notice, methods=["POST"]),
         Route("/api/manager/cancel", cancel, methods=["POST"]),
+        Route("/api/manager/followups", followups),
         Route("/api/manager/report", report_json), Route("/api/manager/report.csv", report_csv),
     ]

@@ -53,7 +53,7 @@ ORDER BY seq
 """.format(types=",".join(f"'{t}'" for t in REPORT_TYPES))
 # Follow-up events of cases opened in the period come later (contact, closing): read from its first day on.
 _FOLLOWUP_SQL = """
-SELECT type, ts, day, ticket, data FROM events
+SELECT type, ts, day, ticket, window, data FROM events
 WHERE site_id = ? AND day >= ? AND type IN ({types}) ORDER BY seq
 """.format(types=",".join(f"'{t}'" for t in sorted(fu.EVENT_TYPES)))
 
@@ -261,11 +261,12 @@ def _when(value) -> float | None:
     return None
 
 
-def _followups(conn: sqlite3.Connection, site_id: str, first_day: str, last_day: str,
-               now: float | None) -> dict:
-    """Follow-up cases opened in the period: how many, closed, and each deadline met / missed / running."""
+def follow_up_cases(conn: sqlite3.Connection, site_id: str, first_day: str, last_day: str = "9999-12-31",
+                    now: float | None = None) -> list[dict]:
+    """The follow-up cases opened on service days first_day..last_day, as `followups.cases` folds them
+    (owner, notes, contact and closing deadlines met / missed / running at `now`), oldest first."""
     events = []
-    for type_, ts, day, ticket, raw in conn.execute(_FOLLOWUP_SQL, (site_id, first_day)):
+    for type_, ts, day, ticket, window, raw in conn.execute(_FOLLOWUP_SQL, (site_id, first_day)):
         try:
             e = json.loads(raw)
         except ValueError:
@@ -276,9 +277,16 @@ def _followups(conn: sqlite3.Connection, site_id: str, first_day: str, last_day:
         if type_ == fu.OPENED:
             if not first_day <= day <= last_day:
                 continue
-            e.setdefault("ticket", ticket)
+            e.setdefault("ticket", ticket)  # the log keeps these two in their own columns
+            e.setdefault("window", window)
         events.append(e)
-    cases = fu.cases(events, datetime.now().timestamp() if now is None else now)
+    return fu.cases(events, datetime.now().timestamp() if now is None else now)
+
+
+def _followups(conn: sqlite3.Connection, site_id: str, first_day: str, last_day: str,
+               now: float | None) -> dict:
+    """Follow-up cases opened in the period: how many, closed, and each deadline met / missed / running."""
+    cases = follow_up_cases(conn, site_id, first_day, last_day, now)
     out = {"opened": len(cases), "closed": sum(1 for c in cases if c.get("state") == "closed")}
     for deadline in ("contact", "close"):
         counts = {k: sum(1 for c in cases if c.get(deadline) == k) for k in ("met", "missed", "running")}

@@ -127,6 +127,11 @@ def test_a_manager_acknowledges_an_alert(manager, stack):
     expect(manager.locator("#device-kiosk-7")).to_contain_text("Out of paper")
     stack.issue("A", 4)  # a long line (more than 5 waiting) for the picture
     expect(manager.locator("#alerts li[data-kind=long_line]")).to_have_count(1)
+    clerk = stack.clerk_client()  # a bad rating: an alert and a follow-up case
+    clerk.window("finish", 4, "li")
+    assert clerk.request("rate", ticket="B001", score=1, window=4)["ok"]  # li served B001 in the first test
+    expect(manager.locator("#alerts li[data-kind=bad_rating]")).to_contain_text("B001")
+    expect(manager.locator("#cases tbody tr")).to_contain_text("B001")
     manager.wait_for_timeout(300)
     manager.screenshot(path=str(IMAGES / "manager-live.png"))
     item.locator("button.ack").click()

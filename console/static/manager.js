@@ -73,7 +73,7 @@
       const longest = el("td", "n longest");
       longest.dataset.since = q.longest_wait_since || "";
       tr.appendChild(longest);
-      tr.appendChild(el("td", "n", q.estimated_wait_min == null ? "—" : q.estimated_wait_min + " 分 min"));
+      tr.appendChild(el("td", "n nowrap", q.estimated_wait_min == null ? "—" : Math.round(q.estimated_wait_min) + " 分 min"));
       tr.appendChild(el("td", "n", q.windows_open));
       tr.appendChild(el("td", "n", q.issued_today + (q.quota_left != null ? " / 余 " + q.quota_left : "")));
       const issuing = el("td", "nowrap" + (q.open ? "" : " closed-type"), q.open ? "取号中 " : "已停止 Stopped ");
@@ -184,13 +184,14 @@
     list.innerHTML = "";
     let open = 0;
     for (const a of alerts) {
-      const li = el("li", a.severity + (a.acked_by ? " acked" : "") + (a.active ? "" : " cleared"));
+      const cleared = !a.active && !a.occurrence;
+      const li = el("li", a.severity + (a.acked_by ? " acked" : "") + (cleared ? " cleared" : ""));
       li.dataset.kind = a.kind;
       li.appendChild(el("div", "text", a.text_zh));
       li.appendChild(el("div", "en", a.text_en));
       const foot = el("div", "foot");
       const since = new Date(a.since * 1000).toLocaleTimeString("zh-CN", {hour12: false});
-      foot.appendChild(el("span", "", since + (a.active ? "" : " · 已恢复 cleared")));
+      foot.appendChild(el("span", "", since + (cleared ? " · 已恢复 cleared" : "")));
       if (a.acked_by) foot.appendChild(el("span", "", "已确认 Acknowledged · " + a.acked_by));
       else {
         open += 1;
@@ -208,8 +209,33 @@
     count.className = "pill" + (open ? " hot" : "");
   }
 
+  const DEADLINE = {met: "按时 met", missed: "超时 missed", running: "未到期 running"};
+  function when(iso) { return iso ? String(iso).slice(5, 16).replace("T", " ") : "—"; }
+
+  async function loadCases() {
+    const r = await fetch("/api/manager/followups?days=14", {credentials: "same-origin"});
+    if (!r.ok) return;
+    const cases = (await r.json()).cases;
+    const body = $("cases").tBodies[0];
+    body.innerHTML = "";
+    let open = 0;
+    for (const c of cases) {
+      if (c.state !== "closed") open += 1;
+      const tr = el("tr");
+      tr.dataset.state = c.state;
+      tr.appendChild(el("td", "nowrap", c.number + " · " + c.score + " 分"));
+      tr.appendChild(el("td", "nowrap", (c.window ? c.window + "号窗口 " : "") + (c.clerk || "")));
+      tr.appendChild(el("td", c.contact === "missed" ? "late" : "", c.state === "closed"
+        ? "已结案 closed" + (c.outcome ? "：" + c.outcome : "")
+        : "联系期限 contact by " + when(c.contact_due) + " · " + (DEADLINE[c.contact] || "")));
+      body.appendChild(tr);
+    }
+    if (!cases.length) body.innerHTML = '<tr><td class="none">没有回访单 No cases</td></tr>';
+    $("case-count").textContent = open;
+  }
+
   function renderNotice() {
-    $("notice-now").textContent = display && display.notice ? "📢 " + display.notice : "";
+    $("notice-now").textContent = display && display.notice ? "大厅屏通知 Notice: " + display.notice : "";
   }
 
   // ---------------------------------------------------------------- the stream
@@ -223,7 +249,12 @@
       else renderDevices();
     } else if (kind === "site") { site = value; $("site-name").textContent = site ? site.name : ""; renderQueues(); renderWindows(); }
     else if (kind === "display") { display = value; renderNotice(); }
-    else if (kind === "alerts") { alerts = (value && value.alerts) || []; renderAlerts(); }
+    else if (kind === "alerts") {
+      const before = alerts.filter(a => a.kind === "bad_rating").length;
+      alerts = (value && value.alerts) || [];
+      renderAlerts();
+      if (alerts.filter(a => a.kind === "bad_rating").length !== before) loadCases();  // a new case
+    }
   }
 
   function setLink(up, broker) {
@@ -252,6 +283,8 @@
       expired: () => { location.href = "/login"; },
     });
     setInterval(tick, 1000);
+    loadCases();
+    setInterval(loadCases, 60000);
   }
 
   $("notice-form").addEventListener("submit", ev => {
