@@ -15,7 +15,7 @@ from tests.manager_support import PASSWORD, ManagerStack
 from tests.report_fixture import MONDAY, build_fixture_day
 
 PAGES = ("/manager", "/manager/reports", "/manager/reports/print")
-READS = ("/api/manager/alerts", "/api/manager/report?day=2026-11-23",
+READS = ("/api/manager/alerts", "/api/manager/followups", "/api/manager/report?day=2026-11-23",
          "/api/manager/report.csv?day=2026-11-23&table=summary")
 WRITES = (("/api/manager/alerts/ack", {"id": "x"}), ("/api/manager/window/2/pause", {}),
           ("/api/manager/window/2/open", {}), ("/api/manager/business_type/A", {"open": False}),
