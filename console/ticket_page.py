@@ -4,7 +4,8 @@ Public (no sign-in) on the hall's network, and it shows one ticket only: its num
 state, how many are ahead, the expected wait and, once called, the window. Nothing personal (not even
 the priority group) and nothing of other tickets. The answer comes from the queue server
 (`ticket_status`); the page updates live over `/api/t/{id}/events` whenever its business type's
-queue or a window changes (at most twice a second), and every 30 s anyway (estimates move with time).
+queue changes, the display calls this ticket or its window changes (at most twice a second), and every 30 s anyway
+(estimates move with time). At most MAX_STREAMS pages are followed at once.
 
 An id that is not a ticket of this site today answers a plain 404.
 """
@@ -25,6 +26,8 @@ from console.hall import HallUnavailable
 FINAL = ("done", "missed", "cancelled")
 MIN_INTERVAL = 0.5
 REFRESH = 30.0
+MAX_STREAMS = 300  # open ticket pages at once (a public page must not exhaust the console)
+_open_streams = [0]
 SHOWN = ("number", "business_type", "state", "ahead", "estimated_wait_min", "window", "service_day")
 
 
@@ -89,16 +92,33 @@ async def ticket_events(request: Request) -> Response:
         return PlainTextResponse("503", status_code=503, headers=SECURITY_HEADERS)
     if view is None:
         return not_found()
+    if _open_streams[0] >= MAX_STREAMS:
+        return PlainTextResponse("503 too many open ticket pages; try again soon", status_code=503,
+                                 headers={**SECURITY_HEADERS, "Retry-After": "30"})
     hall = request.app.state.hall
     prefix = view["business_type"]
-    q = hall.listen(asyncio.get_running_loop())
+    last_window = [view.get("window")]  # the window this ticket is at, while called or served
 
     def relevant(message: dict) -> bool:
+        """Its business type's queue changed (people ahead, estimates), or the hall display shows
+        a call of this very ticket. Other changes leave this ticket's page as it is."""
         key = message.get("key") or []
-        return bool(key) and (key[0] == "window" or key == ["queue", prefix] or key[0] == "display")
+        if key == ["queue", prefix]:
+            return True
+        value = message.get("value") or {}
+        if key == ["display"]:
+            calls = value.get("calls") or [{}]
+            return calls[0].get("number") == view["number"]
+        if key and key[0] == "window":  # its window starts, finishes (awaiting rating) or lets it go
+            return view["number"] in ((value.get("ticket") or {}).get("number"), value.get("awaiting_rating")) \
+                or last_window[0] == value.get("window")
+        return False
+
 
     async def stream():
         last, last_query = view, time.monotonic()
+        q = hall.listen(asyncio.get_running_loop())
+        _open_streams[0] += 1
         try:
             yield sse("ticket", view)
             while not hall.closing and last["state"] not in FINAL:
@@ -126,9 +146,11 @@ async def ticket_events(request: Request) -> Response:
                     return
                 if fresh != last:
                     last = fresh
+                    last_window[0] = fresh.get("window")
                     yield sse("ticket", fresh)
         finally:
             hall.unlisten(q)
+            _open_streams[0] -= 1
 
     return StreamingResponse(stream(), media_type="text/event-stream",
                              headers={**SECURITY_HEADERS, "X-Accel-Buffering": "no"})

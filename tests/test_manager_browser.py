@@ -193,6 +193,10 @@ def test_a_citizen_follows_a_ticket_live(browser, stack):
         clerk.window("call", 5, "zhou", ticket=number)
         expect(page.locator("#state")).to_contain_text("请到窗口办理")
         expect(page.locator("#state")).to_contain_text("5")
+        clerk.window("start", 5, "zhou")
+        expect(page.locator("#state")).to_contain_text("正在办理")
+        clerk.window("finish", 5, "zhou")
+        expect(page.locator("#state")).to_contain_text("已办结")
         body = page.content()
         assert "priority" not in body and "zhou" not in body
     finally:
