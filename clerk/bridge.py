@@ -65,6 +65,8 @@ class Bridge:
         self.stats = {"keys": 0, "ratings": 0, "refused": 0, "unknown_pad": 0, "unexpected": 0}
         self.mirror = StateMirror(transport, site_id, presence=False, devices=False)
         self.mirror.on_change(self._on_state)
+        if getattr(transport, "on_connected", None) is None:  # a broker that lost its retained messages
+            transport.on_connected = self._republish_status
 
     # --- life cycle ------------------------------------------------------------------------------
     def start(self) -> "Bridge":
@@ -192,6 +194,11 @@ class Bridge:
                                          else "degraded")
         detail = "all pads answer" if not broken else "not answering: " + ", ".join(broken)
         return {"v": 1, "device": self.config.id, "kind": "bridge", "state": state, "parts": parts, "detail": detail}
+
+    def _republish_status(self) -> None:
+        with self._status_lock:
+            self._status = None
+        self._publish_status()
 
     def _publish_status(self) -> None:
         status = self.status()

@@ -124,11 +124,15 @@ SCHEMAS: dict[str, dict[str, tuple[Callable, bool]]] = {
     "set_business_type": {"business_type": (PREFIX, True), "open": (_bool, True),
                           "manager": (CLERK, False)},
     "set_notice": {"text": (_notice, True), "manager": (CLERK, False)},
+    "follow_up": {"case": (TICKET, True), "action": (_str(choices=("assign", "note", "contact", "close")), True),
+                  "manager": (CLERK, True), "owner": (CLERK, False), "text": (TEXT, False),
+                  "outcome": (_str(re.compile(r"^[a-z_]{1,40}$"), 40), False)},
     # read-only queries: answered from memory, nothing stored
     "ticket_status": {"ticket": (TICKET, True)},
     "snapshot": {},
+    "follow_ups": {"state": (_str(choices=("open", "contacted", "closed", "all")), False)},
 }
-QUERIES = frozenset({"ticket_status", "snapshot"})
+QUERIES = frozenset({"ticket_status", "snapshot", "follow_ups"})
 ENVELOPE = frozenset({"v", "request_id", "reply_to", "client"})
 
 

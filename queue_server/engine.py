@@ -54,6 +54,7 @@ class Engine:
         self.changed_windows: set[int] = set()
         self.changed_types: set[str] = set()
         self._forecast: Forecast | None = None
+        self.cases = followups.CaseBook()  # follow-up cases of bad ratings, kept across service days
 
     # ------------------------------------------------------------------ entry points
     def handle(self, command: str, args: dict[str, Any], now: float) -> tuple[list[dict], dict]:
@@ -85,6 +86,8 @@ class Engine:
                 return {"ok": True, "ticket": self.ticket_view(t, now)}
             if command == "snapshot":
                 return {"ok": True, **self.snapshot(now)}
+            if command == "follow_ups":
+                return {"ok": True, "cases": self.cases.view(now, args.get("state"), self.calendar.iso)}
         except Rejected as rejected:
             return {"ok": False, "error": rejected.as_error()}
         return {"ok": False, "error": {"code": "unknown_command", "message": f"unknown query {command!r}"}}
@@ -401,9 +404,10 @@ class Engine:
         "finish": _finish, "no_show": _no_show, "transfer": _transfer, "hold": _hold,
         "call_back": _call_back, "rate": _rate, "set_business_type": _set_business_type,
         "set_notice": _set_notice,
+        "follow_up": lambda self, args, now: self.cases.decide(args, now, self.day),
     }
     COMMANDS = frozenset(_deciders)
-    QUERIES = frozenset({"ticket_status", "snapshot"})
+    QUERIES = frozenset({"ticket_status", "snapshot", "follow_ups"})
 
     def _candidates(self, window: int):
         for prefix in self.dispatch.serves[window]:
@@ -644,7 +648,7 @@ class Engine:
         "ticket_requeued": _on_ticket_requeued, "ticket_transferred": _on_ticket_transferred,
         "ticket_held": _on_ticket_held, "ticket_rated": _on_ticket_rated, "rating_skipped": _on_rating_skipped,
         "business_type_set": _on_business_type_set, "notice_set": _on_notice_set,
-        followups.OPENED: lambda self, e: None,  # a case lives in the log (queue_server/followups.py)
+        **dict.fromkeys(followups.EVENT_TYPES, lambda self, e: self.cases.apply(e)),  # queue_server/followups.py
     }
     EVENT_TYPES = frozenset(_appliers)
 

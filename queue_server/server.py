@@ -20,7 +20,7 @@ from onewindow import PROTOCOL_VERSION, __version__
 from onewindow.config import SiteConfig
 from onewindow.topics import Topics
 from onewindow.transport import Transport, dumps
-from queue_server import commands
+from queue_server import commands, followups
 from queue_server.engine import Engine
 from queue_server.store import Store, StoreError
 
@@ -81,7 +81,8 @@ class QueueServer:
         """A fresh engine holding exactly what the log says (used at start and after a failed write)."""
         engine = Engine(self.site, always_open=self.always_open)
         events = self.store.latest_day_events()
-        for event in events:
+        older_cases = self.store.events_of_types(followups.EVENT_TYPES, events[0]["day"] if events else None)
+        for event in older_cases + events:  # follow-up cases outlive their service day
             engine.apply(event)
         engine.take_changes()
         self.replies = self.store.replies_since(self.clock() - REPLY_MEMORY)

@@ -76,6 +76,13 @@ class HallStack:
             out.append(reply["ticket"]["number"])
         return out
 
+    def drain(self) -> None:
+        """Cancel every waiting ticket (through MQTT, as a kiosk would): a test starts from an empty hall."""
+        self.issue("A", 1)  # makes sure the kiosk's connection exists
+        for t in list(self.server.engine.tickets.values()):
+            if t.state == "waiting":
+                assert self._kiosk.cancel(t.number)["ok"]
+
     def stop(self) -> None:
         if self.console is not None:
             self.console.stop()

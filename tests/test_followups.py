@@ -5,6 +5,8 @@ from dataclasses import replace
 
 from queue_server import followups
 from queue_server.calendar import HallCalendar
+import json
+
 from tests.conftest import local_time
 from tests.test_engine import Hall
 
@@ -80,3 +82,74 @@ def test_cases_fold_into_their_state_with_deadlines_met_or_missed(county):
     closed = {"type": "follow_up_closed", "case": opened["case"], "outcome": "apologised", "at": "2026-11-26T09:00:00+08:00"}
     (case,) = followups.cases(events + [late_call, closed], now="2026-12-10T10:00:00+08:00")
     assert (case["state"], case["outcome"], case["close"]) == ("closed", "apologised", "met")
+
+
+def bad_case(county):
+    hall = Hall(county)
+    t = served_and_finished(hall)
+    hall.ok("rate", ticket=t["number"], score=1, window=2)
+    return hall, t
+
+
+def test_a_manager_assigns_notes_records_the_contact_and_closes_a_case(county):
+    hall, t = bad_case(county)
+    case = t["id"]
+    hall.ok("follow_up", case=case, action="assign", owner="zhao", manager="boss")
+    hall.ok("follow_up", case=case, action="note", text="called, no answer", manager="zhao")
+    hall.wait(60 * 3)
+    hall.ok("follow_up", case=case, action="contact", text="explained the reimbursement rule", manager="zhao")
+    reply = hall.ok("follow_up", case=case, action="close", outcome="explained", manager="zhao")
+    c = reply["case"]
+    assert (c["state"], c["owner"], c["outcome"], c["contact"], c["close"]) == ("closed", "zhao", "explained", "met", "met")
+    assert [n["text"] for n in c["notes"]] == ["called, no answer"]
+    hall.refused("follow_up", "case_closed", case=case, action="note", text="again", manager="zhao")
+    listed = hall.engine.query("follow_ups", {"state": "closed"}, hall.now)["cases"]
+    assert [x["number"] for x in listed] == [t["number"]]
+    assert listed[0]["opened_at"].endswith("+08:00")  # ISO local times on the wire
+    assert hall.engine.query("follow_ups", {"state": "open"}, hall.now)["cases"] == []
+
+
+def test_case_actions_are_checked(county):
+    hall, t = bad_case(county)
+    hall.refused("follow_up", "unknown_case", case="demo-county:2026-11-23:Z999", action="note", text="x",
+                 manager="boss")
+    hall.refused("follow_up", "bad_request", case=t["id"], action="close", manager="boss")
+    hall.refused("follow_up", "bad_request", case=t["id"], action="assign", manager="boss")
+
+
+def test_an_unanswered_case_shows_its_missed_deadline_on_a_later_day(county):
+    hall, t = bad_case(county)
+    hall.wait(60 * 24 * 2)  # Wednesday: Tuesday's deadline for first contact has passed
+    hall.ok("issue", business_type="A")  # the new service day starts
+    (case,) = hall.engine.query("follow_ups", {}, hall.now)["cases"]
+    assert (case["state"], case["contact"], case["close"]) == ("open", "missed", "running")
+
+
+def test_cases_outlive_the_service_day_and_a_server_restart(tmp_path, county):
+    from queue_server.store import Store
+    from tests.conftest import Clock
+    from tests.test_server import Hall as ServerHall
+    clock = Clock()
+    store = Store(tmp_path / "q.db", county.site_id, county.timezone)
+    first = ServerHall(county, store, clock, always_open=True).server
+    sent = iter(range(1000))
+
+    def send(command, **args):
+        first.process([(f"onewindow/{county.site_id}/cmd/{command}", json.dumps(
+            {"v": 1, "request_id": f"r{next(sent)}", "reply_to": f"onewindow/{county.site_id}/reply/k", **args}
+        ).encode())])
+
+    send("sign_in", window=4, clerk="li")
+    send("issue", business_type="A")
+    for command in ("call_next", "start", "finish"):
+        send(command, window=4, clerk="li")
+    ticket = first.engine.windows[4].last_ticket
+    send("rate", ticket=ticket, score=2, window=4)
+    assert ticket in first.engine.cases.cases
+    clock.advance(86400)  # the next service day begins with the next command
+    send("issue", business_type="A")
+    restarted = ServerHall(county, store, clock, always_open=True).server
+    assert restarted.engine.day == "2026-11-24"
+    (case,) = restarted.engine.cases.view(clock())
+    assert (case["case"], case["clerk"], case["score"], case["state"]) == (ticket, "li", 2, "open")
+    store.close()

@@ -5,7 +5,6 @@
                        rating: "待评价 Awaiting rating", paused: "暂停 Paused"};
   let me = null, site = null, win = null, stats = null;
   const queues = {};
-  let busy = false;
 
   function show(text, bad) {
     const m = $("message");
@@ -13,10 +12,18 @@
     m.className = "message " + (bad ? "bad" : "good");
   }
 
-  async function act(action, body, context) {
-    if (busy) return;
-    busy = true;
+  // Actions run one after another, in the order pressed (S then F quickly: start, then finish).
+  let chain = Promise.resolve(), pending = 0;
+  function act(action, body, context) {
+    if (pending >= 3) { show("请稍候 · Please wait: the server is still answering", true); return; }
+    pending++;
     document.body.classList.add("busy");
+    chain = chain.then(() => run(action, body, context)).finally(() => {
+      if (--pending === 0) document.body.classList.remove("busy");
+    });
+  }
+
+  async function run(action, body, context) {
     try {
       const res = await ow.post("/api/clerk/" + action, body || {}, me.csrf);
       if (res.ok) {
@@ -31,9 +38,8 @@
       } else {
         show(ow.refusal(res.body, context), true);
       }
-    } finally {
-      busy = false;
-      document.body.classList.remove("busy");
+    } catch (e) {
+      show(String(e), true);
     }
   }
 
@@ -44,7 +50,9 @@
     st.textContent = STATE_WORDS[win.state] || win.state;
     st.className = "badge " + win.state;
     const t = win.ticket;
-    $("ticket-number").textContent = t ? t.number : "—";
+    const num = $("ticket-number");
+    num.textContent = t ? t.number : (win.awaiting_rating || "");
+    num.className = "number" + (t ? "" : " empty");
     const since = win.since ? win.since.slice(11, 16) : "";
     const type = t ? typeName(t.business_type) + " · " : "";
     $("ticket-detail").textContent = t
@@ -105,7 +113,7 @@
 
   function renderStats() {
     const s = stats;
-    $("average").textContent = s && s.average_service_s != null ? (s.average_service_s / 60).toFixed(1) + " 分 min" : "—";
+    $("average").textContent = s && s.average_service_s != null ? (s.average_service_s / 60).toFixed(1) + " 分 min" : "–";
   }
 
   function fillTransfer() {
@@ -145,12 +153,19 @@
   }
 
   // Buttons and keys.
-  const simple = ["call_next", "recall", "start", "finish", "no_show", "hold"];
-  for (const a of simple) $("do-" + a).addEventListener("click", () => act(a));
-  $("do-transfer").addEventListener("click", () => {
+  // Buttons are greyed when the window's state makes them pointless, but keys always send: the
+  // server decides and says why not.
+  const handlers = {};
+  for (const a of ["call_next", "recall", "start", "finish", "no_show", "hold"]) handlers[a] = () => act(a);
+  handlers.transfer = () => {
     $("transfer-number").textContent = win && win.ticket ? win.ticket.number : "";
     $("transfer-dialog").showModal();
-  });
+  };
+  handlers.pause = () => {
+    if (win && win.state === "paused") act("resume");
+    else $("pause-dialog").showModal();
+  };
+  for (const a of Object.keys(handlers)) $("do-" + a).addEventListener("click", handlers[a]);
   $("transfer-dialog").addEventListener("close", () => {
     if ($("transfer-dialog").returnValue !== "ok") return;
     const body = {note: $("transfer-note").value};
@@ -158,10 +173,6 @@
     else body.to_business_type = $("to-type").value;
     $("transfer-note").value = "";
     act("transfer", body);
-  });
-  $("do-pause").addEventListener("click", () => {
-    if (win && win.state === "paused") act("resume");
-    else $("pause-dialog").showModal();
   });
   $("pause-dialog").addEventListener("close", () => {
     if ($("pause-dialog").returnValue === "ok") act("pause", {reason: $("pause-reason").value});
@@ -186,7 +197,7 @@
     const key = ev.key.toUpperCase();
     if (key === "C") { ev.preventDefault(); $("call-number").focus(); return; }
     const btn = document.querySelector('button[data-key="' + key + '"]');
-    if (btn && !btn.disabled) { ev.preventDefault(); btn.click(); }
+    if (btn) { ev.preventDefault(); handlers[btn.id.slice(3)](); }
   });
 
   fetch("/api/me", {credentials: "same-origin"}).then(r => {

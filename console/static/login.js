@@ -36,6 +36,7 @@
       location.href = res.body.home;
     } else {
       message.textContent = ow.refusal(res.body);
+      message.className = "message bad";
       secret.value = "";
       secret.focus();
     }
