@@ -13,6 +13,7 @@ audit trail); every POST needs the session's CSRF token.
     POST /api/manager/notice                     {"text": "..."}   ("" clears)
     POST /api/manager/cancel                     {"ticket": "A012"}
     GET  /api/manager/followups?days=14          follow-up cases of bad ratings, newest first
+    POST /api/manager/followups/{assign|note|contact|close}  {"case", "owner"|"text"|"outcome"}
     GET  /api/manager/report?day= | month= | from=&to=  [&target=30]
     GET  /api/manager/report.csv?...&table=business_types|items|windows|clerks|days|hours|ratings|summary|followups|tickets
 """
@@ -211,17 +212,46 @@ def _cases(request: Request, days: int) -> list[dict]:
 
 
 async def followups(request: Request) -> Response:
-    """Follow-up cases of bad ratings opened in the last `days` days (default 14), newest first."""
+    """Follow-up cases of bad ratings, newest first: from the server (every open case, and the closed ones
+    of the last `days` days); when the server cannot answer, from the event log (opened in `days` days)."""
     require(request, *READ)
     try:
         days = min(366, max(1, int(request.query_params.get("days", "14"))))
     except ValueError:
         return error(400, "bad_request", "days is a whole number")
+    since = (datetime.now() - timedelta(days=days)).date().isoformat()
     try:
-        cases = await run_in_threadpool(_cases, request, days)
+        cases = await run_in_threadpool(desk_of(request).follow_ups)
+        cases = [c for c in reversed(cases) if c.get("state") != "closed" or str(c.get("closed_at") or "") >= since]
+        source = "server"
+    except ActionRefused:
+        try:
+            cases, source = await run_in_threadpool(_cases, request, days), "log"
+        except ActionRefused as exc:
+            return refused(exc)
+    return ok({"cases": cases, "source": source})
+
+
+FOLLOW_UP_FIELDS = {"assign": ("owner",), "note": ("text",), "contact": ("text",), "close": ("outcome", "text")}
+
+
+async def follow_up(request: Request) -> Response:
+    s = require_write(request, *WRITE)
+    action = request.path_params["action"]
+    if action not in FOLLOW_UP_FIELDS:
+        return error(404, "unknown_action", f"no follow-up action {action}")
+    body = await json_body(request)
+    case = body.get("case")
+    extra = {k: body.get(k) for k in FOLLOW_UP_FIELDS[action]}
+    if not isinstance(case, str) or not TICKET_RE.fullmatch(case) or \
+            any(v is not None and (not isinstance(v, str) or len(v) > 200) for v in extra.values()):
+        return error(400, "bad_request", "give the case id and text fields of at most 200 characters")
+    extra = {k: v.strip() for k, v in extra.items() if isinstance(v, str) and v.strip()}
+    try:
+        reply = await run_in_threadpool(desk_of(request).follow_up, case, action, s.username, **extra)
     except ActionRefused as exc:
         return refused(exc)
-    return ok({"cases": cases})
+    return ok(reply)
 
 
 def routes() -> list[Route]:
@@ -235,5 +265,6 @@ def routes() -> list[Route]:
         Route("/api/manager/notice", notice, methods=["POST"]),
         Route("/api/manager/cancel", cancel, methods=["POST"]),
         Route("/api/manager/followups", followups),
+        Route("/api/manager/followups/{action}", follow_up, methods=["POST"]),
         Route("/api/manager/report", report_json), Route("/api/manager/report.csv", report_csv),
     ]

@@ -137,6 +137,23 @@ class Desk:
     def set_notice(self, text: str, user: str) -> dict:
         return self._command("set_notice", text=text, manager=user)
 
+    def follow_up(self, case: str, action: str, user: str, **extra: Any) -> dict:
+        """assign (owner), note (text), contact (text?), close (outcome, text?) a follow-up case."""
+        return self._command("follow_up", case=case, action=action, manager=user,
+                             **{k: v for k, v in extra.items() if v})
+
+    def follow_ups(self) -> list[dict]:
+        """Every follow-up case the server holds (any service day), from its `follow_ups` query."""
+        from console.hall import HallUnavailable
+        try:
+            reply = self.hall.command("follow_ups", state="all")
+        except HallUnavailable as exc:
+            raise ActionRefused(503, "hall_unavailable", str(exc)) from None
+        if not reply.get("ok"):
+            err = reply.get("error") or {}
+            raise ActionRefused(409, err.get("code", "refused"), err.get("message", ""))
+        return reply.get("cases") or []
+
     def cancel(self, ticket: str, user: str) -> dict:
         return self._command("cancel", ticket=ticket, reason="manager", manager=user)
 

@@ -141,6 +141,25 @@ def test_a_manager_acknowledges_an_alert(manager, stack):
                                   for h in stack.desk.store.history()))
 
 
+def test_a_manager_works_a_follow_up_case_to_its_close(manager, stack):
+    case = manager.locator("#cases tbody tr", has_text="B001")
+    expect(case).to_have_count(1)  # opened by the bad rating of the test above
+    for action, fill in (("assign", ("#case-owner", "zhao")), ("contact", ("#case-text", "phoned, explained")),
+                         ("close", None)):
+        case.locator(f"button[data-action={action}]").click()
+        if fill:
+            manager.fill(*fill)
+        manager.click("#case-ok")
+        expect(manager.locator("#message")).to_contain_text("Follow-up saved")
+    expect(case).to_contain_text("已结案 closed")
+    db = sqlite3.connect(stack.dir / "q.db")
+    rows = db.execute("SELECT type, json_extract(data, '$.by') FROM events WHERE type LIKE 'follow_up_%' "
+                      "ORDER BY seq").fetchall()
+    db.close()
+    assert rows == [("follow_up_opened", None), ("follow_up_assigned", "boss"), ("follow_up_contacted", "boss"),
+                    ("follow_up_closed", "boss")]
+
+
 def test_the_reports_page_shows_charts_and_downloads_a_csv(manager, stack, tmp_path):
     stack.desk.log_db = simulated_day_db(tmp_path / "day.db")
     try:

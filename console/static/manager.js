@@ -212,6 +212,29 @@
   const DEADLINE = {met: "按时 met", missed: "超时 missed", running: "未到期 running"};
   function when(iso) { return iso ? String(iso).slice(5, 16).replace("T", " ") : "—"; }
 
+  const CASE_ACTIONS = [["assign", "指派 Assign"], ["note", "记录 Note"], ["contact", "已联系 Contacted"],
+                        ["close", "结案 Close"]];
+  let caseFor = null;
+  function caseDialog(c, action, label) {
+    caseFor = {case: c.case, action, number: c.number};
+    $("case-title").textContent = label + " · " + c.number;
+    $("case-owner-box").hidden = action !== "assign";
+    $("case-outcome-box").hidden = action !== "close";
+    $("case-text-box").hidden = action === "assign";
+    $("case-owner").value = c.owner || me.user;
+    $("case-text").value = "";
+    $("case-dialog").showModal();
+  }
+  $("case-dialog").addEventListener("close", async () => {
+    if ($("case-dialog").returnValue !== "ok" || !caseFor) return;
+    const body = {case: caseFor.case};
+    if (caseFor.action === "assign") body.owner = $("case-owner").value.trim();
+    else body.text = $("case-text").value.trim();
+    if (caseFor.action === "close") body.outcome = $("case-outcome").value;
+    if (await act("/api/manager/followups/" + caseFor.action, body, "回访已更新 Follow-up saved · " + caseFor.number))
+      loadCases();
+  });
+
   async function loadCases() {
     const r = await fetch("/api/manager/followups?days=14", {credentials: "same-origin"});
     if (!r.ok) return;
@@ -225,9 +248,24 @@
       tr.dataset.state = c.state;
       tr.appendChild(el("td", "nowrap", c.number + " · " + c.score + " 分"));
       tr.appendChild(el("td", "nowrap", (c.window ? c.window + "号窗口 " : "") + (c.clerk || "")));
-      tr.appendChild(el("td", c.contact === "missed" ? "late" : "", c.state === "closed"
+      const info = el("td", c.contact === "missed" && c.state === "open" ? "late" : "", c.state === "closed"
         ? "已结案 closed" + (c.outcome ? "：" + c.outcome : "")
-        : "联系期限 contact by " + when(c.contact_due) + " · " + (DEADLINE[c.contact] || "")));
+        : (c.state === "contacted" ? "已联系 contacted · 结案期限 close by " + when(c.close_due) + " · " + (DEADLINE[c.close] || "")
+                                   : "联系期限 contact by " + when(c.contact_due) + " · " + (DEADLINE[c.contact] || ""))
+          + (c.owner ? " · 负责 " + c.owner : ""));
+      if (c.state !== "closed") {
+        const row = el("div", "actions write case-actions");
+        for (const [action, label] of CASE_ACTIONS) {
+          if (action === "contact" && c.state !== "open") continue;
+          const b = el("button", "", label);
+          b.dataset.action = action;
+          b.addEventListener("click", () => caseDialog(c, action, label));
+          row.appendChild(b);
+        }
+        info.appendChild(row);
+      }
+      tr.id = "case-" + String(c.case).replace(/[^A-Za-z0-9-]/g, "-");
+      tr.appendChild(info);
       body.appendChild(tr);
     }
     if (!cases.length) body.innerHTML = '<tr><td class="none">没有回访单 No cases</td></tr>';
