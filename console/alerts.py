@@ -8,7 +8,8 @@
     board.alerts()                          # what the page shows, most urgent first
 
 Two kinds of alert:
-- conditions (`long_wait`, `long_line`, `paper_low`, `paper_out`, `printer_fault`, `device_offline`):
+- conditions (`long_wait`, `long_line`, `paper_low`, `paper_out`, `printer_fault`, `device_offline`,
+  `follow_up_late`: a bad rating's first contact is overdue):
   raised when the condition starts, `active` while it holds, `cleared` when it stops. Each episode
   is its own alert (id `kind:subject:start`), so a condition that comes back asks for a new
   acknowledgement;
@@ -27,7 +28,8 @@ from datetime import datetime
 from typing import Iterable, Mapping
 
 CRITICAL, WARNING = "critical", "warning"
-CONDITION_KINDS = ("long_wait", "long_line", "paper_low", "paper_out", "printer_fault", "device_offline")
+CONDITION_KINDS = ("long_wait", "long_line", "paper_low", "paper_out", "printer_fault", "device_offline",
+                   "follow_up_late")
 OCCURRENCE_KINDS = ("print_failed", "bad_rating")
 PRINTER_FAULTS = {"paper_low": ("paper_low", WARNING), "paper_out": ("paper_out", CRITICAL),
                   "offline": ("printer_fault", CRITICAL), "cover_open": ("printer_fault", CRITICAL),
@@ -83,9 +85,15 @@ class AlertBoard:
 
     # ------------------------------------------------------------------ conditions
     def conditions(self, now: float, queues: Mapping[str, dict], presence: Mapping[str, dict],
-                   devices: Mapping[str, dict]) -> dict[tuple[str, str], tuple[str, str, str]]:
+                   devices: Mapping[str, dict], cases: Iterable[dict] = ()) -> dict[tuple[str, str], tuple[str, str, str]]:
         """(kind, subject) -> (severity, English text, Chinese text) for every condition holding now."""
         found: dict[tuple[str, str], tuple[str, str, str]] = {}
+        for case in cases:  # follow-up cases (the server's follow_ups query): first contact overdue
+            if isinstance(case, dict) and case.get("state") == "open" and case.get("contact") == "missed":
+                number = case.get("number") or case.get("case")
+                found[("follow_up_late", str(case.get("case")))] = (
+                    WARNING, f"follow-up of the bad rating of {number}: first contact is overdue",
+                    f"{number} 差评回访超时未联系")
         p = self.policy
         for prefix, q in queues.items():
             if not isinstance(q, dict):
@@ -126,9 +134,9 @@ class AlertBoard:
         return found
 
     def evaluate(self, now: float, queues: Mapping[str, dict], presence: Mapping[str, dict],
-                 devices: Mapping[str, dict]) -> None:
+                 devices: Mapping[str, dict], cases: Iterable[dict] = ()) -> None:
         """Raise, update and clear the condition alerts from the hall's current state."""
-        found = self.conditions(now, queues, presence, devices)
+        found = self.conditions(now, queues, presence, devices, cases)
         for key, (severity, text_en, text_zh) in found.items():
             aid = self._episodes.get(key)
             if aid is None:

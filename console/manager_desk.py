@@ -45,6 +45,9 @@ class Desk:
         self._wake = threading.Event()
         self._listed: list[dict] | None = None
         self.tick = tick
+        self._cases: list[dict] = []
+        self._cases_at = 0.0
+        self.cases_every = 60.0  # seconds between looks at the follow-up cases (overdue first contact)
         hall.mirror.on_change(lambda key, value: self._wake.set())
         hall.transport.subscribe(hall.topics.print_events, self._on_print)
         hall.transport.subscribe(hall.topics.log, self._on_log)
@@ -76,8 +79,14 @@ class Desk:
     def refresh(self) -> None:
         """Re-evaluate the conditions now; store and push what changed."""
         m = self.hall.mirror
+        if time.monotonic() - self._cases_at >= self.cases_every and self.hall.broker_online:
+            self._cases_at = time.monotonic()
+            try:
+                self._cases = self.follow_ups()
+            except ActionRefused:
+                pass  # the server is away: keep the last list
         with self._lock:
-            self.board.evaluate(self.clock(), m.queues, m.presence, m.devices)
+            self.board.evaluate(self.clock(), m.queues, m.presence, m.devices, self._cases)
             changed = self.board.changes()
             listed = self.board.alerts()
         if changed:

@@ -112,3 +112,15 @@ def test_state_that_makes_no_sense_raises_nothing():
     board.evaluate(T0, {"A": {"waiting": "many", "longest_wait_since": "yesterday"}, "B": None},
                    {"x": "offline"}, {"d": {"parts": ["printer"]}})
     assert board.alerts() == []
+
+
+def test_a_follow_up_whose_first_contact_is_overdue_raises_an_alert_until_contacted():
+    board = AlertBoard()
+    case = {"case": "demo-county:2026-11-23:B001", "number": "B001", "state": "open", "contact": "running"}
+    board.evaluate(T0, {}, {}, {}, [case])
+    assert board.alerts() == []
+    board.evaluate(T0 + 86400, {}, {}, {}, [dict(case, contact="missed")])
+    [alert] = board.alerts()
+    assert alert["kind"] == "follow_up_late" and "B001" in alert["text_zh"] and alert["active"]
+    board.evaluate(T0 + 90000, {}, {}, {}, [dict(case, state="contacted", contact="missed")])
+    assert not board.alerts()[0]["active"]
