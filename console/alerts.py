@@ -9,7 +9,8 @@
 
 Two kinds of alert:
 - conditions (`long_wait`, `long_line`, `paper_low`, `paper_out`, `printer_fault`, `device_offline`,
-  `follow_up_late`: a bad rating's first contact is overdue):
+  `follow_up_late`: a bad rating's first contact is overdue, `device_fault`: a device reports itself
+  `out_of_service`):
   raised when the condition starts, `active` while it holds, `cleared` when it stops. Each episode
   is its own alert (id `kind:subject:start`), so a condition that comes back asks for a new
   acknowledgement;
@@ -29,7 +30,7 @@ from typing import Iterable, Mapping
 
 CRITICAL, WARNING = "critical", "warning"
 CONDITION_KINDS = ("long_wait", "long_line", "paper_low", "paper_out", "printer_fault", "device_offline",
-                   "follow_up_late")
+                   "follow_up_late", "device_fault")
 OCCURRENCE_KINDS = ("print_failed", "bad_rating")
 PRINTER_FAULTS = {"paper_low": ("paper_low", WARNING), "paper_out": ("paper_out", CRITICAL),
                   "offline": ("printer_fault", CRITICAL), "cover_open": ("printer_fault", CRITICAL),
@@ -119,6 +120,11 @@ class AlertBoard:
             found[("device_offline", client)] = (CRITICAL, f"{role} {client} is offline",
                                                  f"{client}（{role}）离线")
         for device, status in devices.items():
+            if isinstance(status, dict) and status.get("state") in ("out_of_service", "error"):
+                detail = status.get("detail")
+                words = detail if isinstance(detail, str) and detail else "out of service"
+                found[("device_fault", device)] = (CRITICAL, f"{device} is out of service: {words}",
+                                                   f"{device} 停止服务：{words}")
             parts = status.get("parts") if isinstance(status, dict) else None
             if not isinstance(parts, dict):
                 continue

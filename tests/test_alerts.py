@@ -124,3 +124,11 @@ def test_a_follow_up_whose_first_contact_is_overdue_raises_an_alert_until_contac
     assert alert["kind"] == "follow_up_late" and "B001" in alert["text_zh"] and alert["active"]
     board.evaluate(T0 + 90000, {}, {}, {}, [dict(case, state="contacted", contact="missed")])
     assert not board.alerts()[0]["active"]
+
+
+def test_a_device_out_of_service_is_critical():
+    board = AlertBoard()
+    board.evaluate(T0, {}, {}, {"kiosk-2": {"state": "out_of_service", "detail": "all printers out of order",
+                                            "parts": {"printer": "offline"}}})
+    assert kinds(board) == [("device_fault", "kiosk-2", True), ("printer_fault", "kiosk-2/printer", True)]
+    assert "all printers out of order" in board.alerts()[0]["text_en"]
