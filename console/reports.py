@@ -162,7 +162,8 @@ def build_report(conn: sqlite3.Connection, site_id: str, first_day: str, last_da
     for type_, day, at, ts, ticket, window, btype, text, number in conn.execute(
             _SQL, (site_id, first_day, last_day)):
         if type_ == "ticket_issued":
-            visits[ticket] = _Visit(day, btype, text, ts, int(at[11:13]))
+            hour = at[11:13]
+            visits[ticket] = _Visit(day, btype or "?", text, ts, int(hour) if hour.isdigit() else -1)
             continue
         v = visits.get(ticket)
         if v is None:  # issued before the range (a day boundary): not this report's ticket
@@ -173,13 +174,14 @@ def build_report(conn: sqlite3.Connection, site_id: str, first_day: str, last_da
                 v.first_called = ts
             v.clerk, v.window = text, window
         elif type_ == "service_finished":
-            v.ended, v.service, v.window = "served", number, window
+            v.ended, v.window = "served", window
+            v.service = float(number) if isinstance(number, (int, float)) else None
         elif type_ == "ticket_missed":
             v.ended = "no_show"
         elif type_ == "ticket_cancelled":
             v.ended, v.cancel_reason = "cancelled", text
-        elif type_ == "ticket_rated":
-            v.rating = int(number)
+        elif type_ == "ticket_rated" and isinstance(number, int) and 1 <= number <= 5:
+            v.rating = number
     report = Report(site_id, first_day, last_day, float(target_minutes))
     _fill(report, visits, calls_at)
     report.followups = _followups(conn, site_id, first_day, last_day, now)

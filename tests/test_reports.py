@@ -180,3 +180,25 @@ def test_follow_up_cases_with_deadlines_met_or_missed(log_db):
 def test_a_log_without_follow_ups_reports_none(conn):
     f = reports.build_report(conn, "demo-village", MONDAY).followups
     assert f["opened"] == 0 and f["contact_met_share"] is None
+
+
+def test_odd_rows_in_the_log_do_not_break_a_report(log_db):
+    import shutil
+    copy = log_db.with_name("odd.db")
+    shutil.copy(log_db, copy)
+    db = sqlite3.connect(copy)
+    seq = db.execute("SELECT max(seq) FROM events").fetchone()[0]
+    for n, (type_, at, ticket, data) in enumerate((
+            ("ticket_issued", "garbage", "demo-county:2026-11-23:Z001", "{}"),
+            ("ticket_rated", "2026-11-23T11:00:00+08:00", "demo-county:2026-11-23:Z001", '{"score": "five"}'),
+            ("service_finished", "2026-11-23T11:00:00+08:00", "demo-county:2026-11-23:Z001", '{"service_seconds": null}'),
+            ("ticket_called", "2026-11-23T11:00:00+08:00", "demo-county:2026-11-23:NOPE", "{}"))):
+        db.execute("INSERT INTO events VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                   (f"odd{n}", SITE, seq + 1 + n, MONDAY, at, 1795402800.0, type_, ticket, 2, None, data))
+    db.commit()
+    db.close()
+    conn = reports.open_readonly(str(copy))
+    r = reports.build_report(conn, SITE, MONDAY)
+    assert r.summary["tickets"] == 7 and r.summary["served"] == 5 and r.summary["service_n"] == 4
+    assert r.ratings[5] == 1 and r.hours[-1]["tickets"] == 1
+    conn.close()
