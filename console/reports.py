@@ -38,10 +38,11 @@ DEFAULT_TARGET_MINUTES = 30.0
 REPORT_TYPES = ("ticket_issued", "ticket_called", "service_finished", "ticket_missed", "ticket_cancelled",
                 "ticket_rated")
 
+# `day, rowid` is the order of the (site_id, day) index, so SQLite needs no sort; within a site's day the
+# rows were inserted in `seq` order (one writer, `Store.commit`), so it is the log's order.
 _SQL = """
 SELECT type, day, at, ts, ticket, window,
-       CASE type WHEN 'ticket_issued' THEN json_extract(data, '$.business_type')
-                 END,
+       CASE type WHEN 'ticket_issued' THEN json_extract(data, '$.business_type') END,
        CASE type WHEN 'ticket_issued' THEN json_extract(data, '$.item')
                  WHEN 'ticket_called' THEN json_extract(data, '$.clerk')
                  WHEN 'ticket_cancelled' THEN json_extract(data, '$.reason') END,
@@ -49,7 +50,7 @@ SELECT type, day, at, ts, ticket, window,
                  WHEN 'ticket_rated' THEN json_extract(data, '$.score') END
 FROM events
 WHERE site_id = ? AND day BETWEEN ? AND ? AND type IN ({types})
-ORDER BY seq
+ORDER BY day, rowid
 """.format(types=",".join(f"'{t}'" for t in REPORT_TYPES))
 # Follow-up events of cases opened in the period come later (contact, closing): read from its first day on.
 _FOLLOWUP_SQL = """
