@@ -25,11 +25,7 @@ from hardware.printing.config import PrinterProfile  # noqa: E402
 from hardware.printing.render import render  # noqa: E402
 from hardware.printing.samples import sample_ticket, sample_time  # noqa: E402
 from onewindow import config  # noqa: E402
-
-
-def percentile(values: list[float], q: float) -> float:
-    s = sorted(values)
-    return s[min(len(s) - 1, int(round(q * (len(s) - 1))))]
+from onewindow.stats import quantile  # noqa: E402
 
 
 def measure(build, runs: int) -> tuple[list[float], int]:
@@ -76,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         for what, build in cases:
             build(0)  # warm up (glyph cache, imports)
             times, size = measure(build, args.runs)
-            p50, p99 = statistics.median(times), percentile(times, 0.99)
+            p50, p99 = statistics.median(times), quantile(times, 0.99)
             key = f"{what}_{mode}"
             figures[f"{key}_ms_p50"] = round(p50, 3)
             figures[f"{key}_ms_p99"] = round(p99, 3)

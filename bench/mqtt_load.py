@@ -31,7 +31,10 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from broker.mosquitto import ManagedBroker
 from onewindow.broker import BrokerSettings
+from bench.echo import Echo, ThreadedClient
 from onewindow.mqtt import MqttTransport
+from onewindow.stats import quantile
+from onewindow.topics import Topics
 
 ROOT = Path(__file__).resolve().parent.parent
 ECHO_PATTERNS = ("network", "worker", "select")
@@ -39,49 +42,19 @@ MAX_SECONDS = 600  # no benchmark process lives longer than this
 
 
 def cmd_topic(site: str, command: str = "issue") -> str:
-    return f"onewindow/{site}/cmd/{command}"
+    return Topics(site).cmd(command)
 
 
 def reply_topic(site: str, client_id: str) -> str:
-    return f"onewindow/{site}/reply/{client_id}"
+    return Topics(site).reply(client_id)
 
 
 def percentile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    s = sorted(values)
-    return s[min(len(s) - 1, int(q * len(s)))]
+    """The q-quantile (onewindow.stats), or None for no values (JSON has no NaN)."""
+    return quantile(values, q) if values else None
 
 
 # --- the echo responder ----------------------------------------------------------------------------
-
-class _ThreadedClient:
-    """A bare paho client on its own network thread (loop_start), subscribed to one filter."""
-
-    def __init__(self, settings: BrokerSettings, client_id: str, topic_filter: str, qos: int, handle):
-        c = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv311)
-        if settings.username:
-            c.username_pw_set(settings.username, settings.password)
-        c.max_inflight_messages_set(1000)
-        c.max_queued_messages_set(0)
-        subscribed = threading.Event()
-        c.on_socket_open = lambda client, userdata, sock: sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        c.on_connect = lambda client, userdata, flags, rc, props: client.subscribe(topic_filter, qos)
-        c.on_subscribe = lambda *args: subscribed.set()
-        c.on_message = lambda client, userdata, msg: handle(msg.topic, msg.payload)
-        c.connect(settings.host, settings.port, keepalive=60)
-        c.loop_start()
-        if not subscribed.wait(10):
-            raise ConnectionError(f"no subscription at {settings.url} within 10 s")
-        self._client = c
-
-    def publish(self, topic: str, payload, qos: int = 1) -> None:
-        self._client.publish(topic, payload, qos=qos)
-
-    def stop(self) -> None:
-        self._client.disconnect()
-        self._client.loop_stop()
-
 
 def run_echo(settings: BrokerSettings, site: str, pattern: str = "network", qos: int = 1,
              max_seconds: float = MAX_SECONDS, work: str = "none") -> None:
@@ -95,79 +68,30 @@ def run_echo(settings: BrokerSettings, site: str, pattern: str = "network", qos:
     work="sqlite" adds a server's cost: one SQLite transaction (WAL, synchronous=NORMAL) per batch
     (per message for "network", which cannot batch).
     """
+    if pattern not in ECHO_PATTERNS:
+        raise ValueError(f"unknown echo pattern {pattern!r}; choose from {', '.join(ECHO_PATTERNS)}")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *a: stop.set())
     signal.signal(signal.SIGINT, lambda *a: stop.set())
-    db = None
-    if work == "sqlite":
-        import sqlite3
-        tmp = tempfile.TemporaryDirectory(prefix="onewindow-echo-")  # removed when the echo exits
-        db = sqlite3.connect(os.path.join(tmp.name, "echo.db"), check_same_thread=False, isolation_level=None)
-        db.execute("pragma journal_mode=wal")
-        db.execute("pragma synchronous=normal")
-        db.execute("create table request (request_id text primary key, reply_to text, at real)")
-
-    def answer(batch: list[bytes]) -> None:
-        replies, rows = [], []
-        for payload in batch:
-            try:
-                req = json.loads(payload)
-                rows.append((req["request_id"], req["reply_to"], time.time()))
-                replies.append((req["reply_to"], json.dumps({"v": 1, "request_id": req["request_id"], "ok": True})))
-            except (ValueError, KeyError, TypeError):
-                continue
-        if db is not None and rows:
-            db.execute("begin")
-            db.executemany("insert or replace into request values (?, ?, ?)", rows)
-            db.execute("commit")
-        for topic, body in replies:
-            transport.publish(topic, body, qos=qos)
-
-    pending: list[bytes] = []
-
-    def end_of_batch() -> None:
-        batch = pending[:]
-        pending.clear()
-        answer(batch)
-
-    if pattern == "network":
-        def handle(topic: str, payload: bytes) -> None:
-            answer([payload])
-    elif pattern == "select":
-        handle = lambda topic, payload: pending.append(payload)  # noqa: E731
-    elif pattern == "worker":
-        inbox: queue.Queue[bytes] = queue.Queue()
-        handle = lambda topic, payload: inbox.put(payload)  # noqa: E731
-
-        def worker() -> None:
-            while not stop.is_set():
-                try:
-                    batch = [inbox.get(timeout=0.2)]
-                except queue.Empty:
-                    continue
-                while len(batch) < 256:
-                    try:
-                        batch.append(inbox.get_nowait())
-                    except queue.Empty:
-                        break
-                answer(batch)
-
-        threading.Thread(target=worker, daemon=True, name="echo-worker").start()
-    else:
-        raise ValueError(f"unknown echo pattern {pattern!r}; choose from {', '.join(ECHO_PATTERNS)}")
-    client_id = f"echo-{os.getpid()}"
-    if pattern == "select":
-        transport = MqttTransport(settings, site, client_id, role="echo", on_batch_end=end_of_batch)
-        transport.subscribe(cmd_topic(site), handle, qos=qos)
-        transport.start(timeout=10)
-    else:
-        transport = _ThreadedClient(settings, client_id, cmd_topic(site), qos, handle)
-    print(f"echo ready ({pattern}, QoS {qos}, work {work})", flush=True)
-    stop.wait(max_seconds)
-    transport.stop()
-    if db is not None:
-        db.close()
-        tmp.cleanup()
+    with tempfile.TemporaryDirectory(prefix="onewindow-echo-") as tmp:
+        echo = Echo(qos, os.path.join(tmp, "echo.db") if work == "sqlite" else None)
+        client_id = f"echo-{os.getpid()}"
+        if pattern == "select":
+            echo.transport = MqttTransport(settings, site, client_id, role="echo", on_batch_end=echo.end_of_batch)
+            echo.transport.subscribe(cmd_topic(site), echo.collect, qos=qos)
+            echo.transport.start(timeout=10)
+        elif pattern == "worker":
+            inbox: queue.Queue[bytes] = queue.Queue()
+            threading.Thread(target=echo.work_from, args=(inbox, stop), daemon=True, name="echo-worker").start()
+            echo.transport = ThreadedClient(settings, client_id, cmd_topic(site), qos,
+                                             lambda topic, payload: inbox.put(payload))
+        else:
+            echo.transport = ThreadedClient(settings, client_id, cmd_topic(site), qos,
+                                             lambda topic, payload: echo.answer([payload]))
+        print(f"echo ready ({pattern}, QoS {qos}, work {work})", flush=True)
+        stop.wait(max_seconds)
+        echo.transport.stop()
+        echo.close()
 
 
 def start_echo(url: str, site: str, pattern: str = "network", qos: int = 1, work: str = "none") -> subprocess.Popen:
@@ -325,6 +249,22 @@ def run_load(settings: BrokerSettings, site: str, clients: int, inflight: int, w
     for i in range(clients):
         conns.append(make(i))
     all_clients = [c["client"] for c in conns]
+    _subscribe_and_wait_for_go(conns, all_clients, qos)
+
+    now = time.perf_counter()
+    state["t_start"], state["t_end"] = now + warmup, now + warmup + duration
+    for c in conns:
+        for _ in range(inflight):
+            send(c)
+    _drive(conns, all_clients, state)
+    lost = sum(len(c["outstanding"]) for c in conns)
+    for c in all_clients:
+        c.disconnect()
+    return {"tag": tag, "completed": counted[0], "window_s": duration, "errors": errors[0], "lost": lost,
+            "sent": state["sent"], "latencies_ms": lat}
+
+
+def _subscribe_and_wait_for_go(conns: list[dict], all_clients: list[paho.Client], qos: int) -> None:
     if not _until(all_clients, lambda: all(c.is_connected() for c in all_clients), 15):
         raise RuntimeError("load clients could not connect")
     for c in conns:
@@ -335,11 +275,9 @@ def run_load(settings: BrokerSettings, site: str, clients: int, inflight: int, w
         raise RuntimeError("no go signal within 60 s")
     sys.stdin.readline()
 
-    now = time.perf_counter()
-    state["t_start"], state["t_end"] = now + warmup, now + warmup + duration
-    for c in conns:
-        for _ in range(inflight):
-            send(c)
+
+def _drive(conns: list[dict], all_clients: list[paho.Client], state: dict) -> None:
+    """One select loop over every connection until the window ends and every reply is in (or 5 s more)."""
     by_sock = {c.socket(): c for c in all_clients}
     hard_stop = state["t_end"] + 5.0
     next_misc = 0.0
@@ -360,11 +298,6 @@ def run_load(settings: BrokerSettings, site: str, clients: int, inflight: int, w
             for c in all_clients:
                 c.loop_misc()
             next_misc = now + 1.0
-    lost = sum(len(c["outstanding"]) for c in conns)
-    for c in all_clients:
-        c.disconnect()
-    return {"tag": tag, "completed": counted[0], "window_s": duration, "errors": errors[0], "lost": lost,
-            "sent": state["sent"], "latencies_ms": lat}
 
 
 def pipelined_load(url: str, site: str, processes: int = 2, clients: int = 8, inflight: int = 32,

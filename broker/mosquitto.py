@@ -21,7 +21,7 @@ import threading
 import time
 from pathlib import Path
 
-from onewindow.broker import DEFAULT_PORT, BrokerSettings, free_port, port_open
+from onewindow.broker import BrokerSettings, free_port, port_open
 
 log = logging.getLogger("onewindow.broker")
 

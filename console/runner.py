@@ -79,6 +79,7 @@ class ConsoleRunner:
             self.close()
 
     def stop(self) -> None:
+        self.hall.closing = True  # open event streams end within a second, so uvicorn need not wait
         self.server.should_exit = True
         if self._thread is not None:
             self._thread.join(10)

@@ -46,71 +46,76 @@ def run(args: argparse.Namespace) -> int:
     if site is None:
         return 1
     state = Path(args.state_dir)
+    state.mkdir(parents=True, exist_ok=True)
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     interactive = sys.stdout.isatty() and not args.no_view
-    state.mkdir(parents=True, exist_ok=True)
-    if interactive:  # the live view owns the terminal: log lines go to a file
-        root = logging.getLogger()
-        for handler in list(root.handlers):
-            root.removeHandler(handler)
-        file_handler = logging.FileHandler(state / "demo.log", encoding="utf-8")
-        file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        root.addHandler(file_handler)
-
+    if interactive:
+        _log_to_file(state / "demo.log")  # the live view owns the terminal
     logging.getLogger("onewindow.mqtt").setLevel(logging.WARNING)  # thirty clients connecting is not news
-    broker = None
-    server = sim = view_transport = None
+    running: list = []  # what to stop at the end, in reverse order
     try:
-        if args.broker:
-            settings = BrokerSettings.from_url(args.broker)
-        else:
-            try:
-                broker = ManagedBroker(state / "broker", port=args.port).start()
-            except BrokerError as exc:
-                print(f"cannot start the demo's broker: {exc}", file=sys.stderr)
-                return 1
-            settings = broker.settings
+        settings = _broker(args, state, running)
+        if settings is None:
+            return 1
         server = ServerChild(settings.url, state / f"{site.site_id}.db", site.source, log_path=state / "server.log")
-        server.start()
-        view = HallView()
+        running.append(server.start())
         view_transport = MqttTransport(settings, site.site_id, "demo-view", role="display")
-        view_transport.subscribe(f"onewindow/{site.site_id}/state/#", view.on_message)
-        view_transport.subscribe(f"onewindow/{site.site_id}/event/call", view.on_message)
-        view_transport.start()
-
-        def make_transport(client_id, role):
-            return MqttTransport(settings, site.site_id, client_id, role=role).start()
-
-        sim = SimulatedHall(site, make_transport, speed=args.speed, windows=args.windows, seed=args.seed,
-                            printing=not args.no_printers)
+        view = HallView(view_transport, site.site_id)
+        running.append(view_transport.start())
+        sim = SimulatedHall(site, lambda client_id, role: MqttTransport(settings, site.site_id, client_id,
+                                                                          role=role).start(),
+                            speed=args.speed, windows=args.windows, seed=args.seed, printing=not args.no_printers)
+        running.append(sim)
         sim.start()
-        started = time.time()
-        deadline = started + args.duration if args.duration else None
         print(f"onewindow demo: {site.name} ({site.site_id}) on {settings.url}; server log {server.log_path}; "
               "Ctrl-C stops", file=sys.stderr)
-        if interactive:
-            from rich.live import Live
-            with Live(render(view, sim, started), refresh_per_second=4, screen=False) as live:
-                while not stop.wait(0.25) and (deadline is None or time.time() < deadline):
-                    live.update(render(view, sim, started))
-        else:
-            while not stop.wait(min(5.0, max(0.1, (deadline or 1e18) - time.time()))):
-                print(summary_line(view, sim), flush=True)
-                if deadline is not None and time.time() >= deadline:
-                    break
-            print(summary_line(view, sim), flush=True)
+        _show(view, sim, stop, args.duration, interactive)
         return 0
     finally:
         print("stopping the demo: simulated people, server, broker", file=sys.stderr)
-        if sim is not None:
-            sim.stop()
-            for path in sim.save_rolls(state):
-                print(f"the end of a kiosk's paper roll: {path}", file=sys.stderr)
-        if view_transport is not None:
-            view_transport.stop()
-        if server is not None:
-            server.stop()
-        if broker is not None:
-            broker.stop()
+        for thing in reversed(running):
+            thing.stop()
+            if isinstance(thing, SimulatedHall):
+                for path in thing.save_rolls(state):
+                    print(f"the end of a kiosk's paper roll: {path}", file=sys.stderr)
+
+
+def _log_to_file(path: Path) -> None:
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    file_handler = logging.FileHandler(path, encoding="utf-8")
+    file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(file_handler)
+
+
+def _broker(args: argparse.Namespace, state: Path, running: list) -> BrokerSettings | None:
+    """The broker named by --broker, or a managed Mosquitto started now (None: it could not start)."""
+    if args.broker:
+        return BrokerSettings.from_url(args.broker)
+    try:
+        broker = ManagedBroker(state / "broker", port=args.port).start()
+    except BrokerError as exc:
+        print(f"cannot start the demo's broker: {exc}", file=sys.stderr)
+        return None
+    running.append(broker)
+    return broker.settings
+
+
+def _show(view: HallView, sim: SimulatedHall, stop: threading.Event, duration: float, interactive: bool) -> None:
+    """The live view (or a summary line every 5 s) until Ctrl-C or the end of `duration`."""
+    started = time.time()
+    deadline = started + duration if duration else None
+    if interactive:
+        from rich.live import Live
+        with Live(render(view, sim, started), refresh_per_second=4, screen=False) as live:
+            while not stop.wait(0.25) and (deadline is None or time.time() < deadline):
+                live.update(render(view, sim, started))
+        return
+    while not stop.wait(min(5.0, max(0.1, (deadline or 1e18) - time.time()))):
+        print(summary_line(view, sim), flush=True)
+        if deadline is not None and time.time() >= deadline:
+            break
+    print(summary_line(view, sim), flush=True)

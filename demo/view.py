@@ -1,10 +1,7 @@
-"""The demo's live terminal view of the hall, rebuilt from retained state and call events only."""
+"""The demo's live terminal view of the hall, drawn from the site's retained state alone."""
 from __future__ import annotations
 
-import json
-import threading
 import time
-from dataclasses import dataclass, field
 
 from rich.console import Group
 from rich.panel import Panel
@@ -12,47 +9,33 @@ from rich.table import Table
 from rich.text import Text
 
 from demo.hall import SimulatedHall
+from onewindow.mirror import StateMirror
+
+SHOWN_CALLS = 8
 
 
-@dataclass
 class HallView:
-    """What the terminal shows, rebuilt from retained state and call events only."""
+    """What the terminal shows: a StateMirror of the site (windows, queues, the display's latest calls)."""
 
-    site: dict = field(default_factory=dict)
-    windows: dict[int, dict] = field(default_factory=dict)
-    queues: dict[str, dict] = field(default_factory=dict)
-    calls: list[dict] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    messages: int = 0
+    def __init__(self, transport, site_id: str):
+        self.mirror = StateMirror(transport, site_id, presence=False, devices=False)
 
-    def on_message(self, topic: str, payload: bytes) -> None:
-        try:
-            data = json.loads(payload)
-        except ValueError:
-            return
-        with self.lock:
-            self.messages += 1
-            if topic.endswith("/state/site"):
-                self.site = data
-            elif "/state/window/" in topic:
-                self.windows[data["window"]] = data
-            elif "/state/queue/" in topic:
-                self.queues[data["business_type"]] = data
-            elif topic.endswith("/event/call"):
-                self.calls.insert(0, data)
-                del self.calls[8:]
+    def now(self) -> tuple[dict, dict[int, dict], dict[str, dict], list[dict]]:
+        """(site, windows, queues, latest calls) as the retained state has them now."""
+        m = self.mirror
+        calls = (m.display or {}).get("calls") or []
+        return m.site or {}, m.windows, m.queues, calls[:SHOWN_CALLS]
 
 
 def render(view: HallView, sim: SimulatedHall | None, started: float):
     """A rich renderable of the hall."""
-    with view.lock:
-        site, windows, queues, calls = dict(view.site), dict(view.windows), dict(view.queues), list(view.calls)
+    site, windows, queues, calls = view.now()
     title = f"{site.get('name', '...')}  {site.get('name_en', '')}"
     head = Text(f"service day {site.get('service_day') or '-'}   running {int(time.time() - started)} s")
     if sim is not None:
         head.append(f"   x{sim.speed:g} speed   issued {sim.issued}   served {sim.served}")
         if sim.printing:
-            head.append(f"   unprinted tickets voided {sim.print_failures}")
+            head.append(f"   unprinted tickets cancelled {sim.print_failures}")
     qt = Table(title="Queues", expand=True)
     for col in ("type", "business", "waiting", "next", "est. wait", "windows"):
         qt.add_column(col)
@@ -80,10 +63,10 @@ def render(view: HallView, sim: SimulatedHall | None, started: float):
 
 
 def summary_line(view: HallView, sim: SimulatedHall | None) -> str:
-    with view.lock:
-        waiting = sum(q["waiting"] for q in view.queues.values())
-        busy = sum(1 for w in view.windows.values() if w["state"] in ("calling", "serving"))
-        last = view.calls[0]["text_en"] if view.calls else "-"
+    _, windows, queues, calls = view.now()
+    waiting = sum(q["waiting"] for q in queues.values())
+    busy = sum(1 for w in windows.values() if w["state"] in ("calling", "serving"))
+    last = calls[0]["text_en"] if calls else "-"
     issued = sim.issued if sim else "?"
     served = sim.served if sim else "?"
     return f"issued {issued}, served {served}, waiting {waiting}, windows busy {busy}, last call: {last}"

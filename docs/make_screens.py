@@ -28,20 +28,18 @@ from queue_server.store import Store  # noqa: E402
 def demo_terminal(out: Path, seconds: float = 4.0) -> Path:
     site = config.load(config.sample_path("county-hall"))
     broker = LocalBroker()
-    server = QueueServer(site, Store(":memory:", site.site_id, site.timezone),
-                         broker.transport("server", "server", site.site_id).start(), always_open=True)
+    transport = broker.transport("server", "server", site.site_id).start()
+    server = QueueServer(site, Store(":memory:", site.site_id, site.timezone), transport, always_open=True)
     server.start()
-    view = HallView()
-    watcher = broker.transport("view", "display", site.site_id).start()
-    watcher.subscribe(f"onewindow/{site.site_id}/state/#", view.on_message)
-    watcher.subscribe(f"onewindow/{site.site_id}/event/call", view.on_message)
+    view = HallView(broker.transport("view", "display", site.site_id).start(), site.site_id)
     sim = SimulatedHall(site, lambda cid, role: broker.transport(cid, role, site.site_id).start(), speed=600,
                         seed=3)
     started = time.time()
     sim.start()
     time.sleep(seconds)
     sim.stop()
-    time.sleep(0.6)  # the last queue states
+    time.sleep(0.6)
+    transport.tick()  # an idle batch: the server publishes the queue states it held back
     console = Console(record=True, width=132, force_terminal=True, color_system="truecolor", file=io.StringIO())
     console.print(render(view, sim, started))
     server.stop()

@@ -116,7 +116,6 @@ def load_catalogue_data(raw: dict, prefixes: Iterable[str] | None = None) -> tup
     """Validate raw catalogue data; return the catalogue and its problems (key, value, why)."""
     errors: list[tuple[str, Any, str]] = []
     known = set(prefixes) if prefixes is not None else None
-    items: list[Item] = []
     raw_items = raw.get("item", [])
     if not isinstance(raw_items, list):
         return Catalogue(items=()), [("item", raw_items, "must be an array of [[item]] tables")]
@@ -127,89 +126,100 @@ def load_catalogue_data(raw: dict, prefixes: Iterable[str] | None = None) -> tup
     if not isinstance(base, str) or (base and not base.startswith(("https://", "http://"))):
         errors.append(("online_base_url", base, "must be an http(s) address"))
         base = ""
-    seen: set[str] = set()
+    items: list[Item] = []
     for i, it in enumerate(raw_items):
         if not isinstance(it, dict):
             errors.append((f"item[{i}]", it, "must be a table"))
             continue
-        code = it.get("code")
-        where = f"item {code!r}" if isinstance(code, str) and code else f"item[{i}]"
-        for key in it:
-            if key not in ITEM_KEYS:
-                errors.append((f"{where}.{key}", it[key], "unknown field"))
-        code = _text(it, "code", where, errors, required=True)
-        if code and not CODE_RE.match(code):
-            errors.append((f"{where}.code", code, "must be 1-32 letters, digits or : . _ - (no spaces)"))
-        if code in seen:
-            errors.append((f"{where}.code", code, "is used by another item"))
-        seen.add(code)
-        bt = _text(it, "business_type", where, errors, required=True)
-        if known is not None and bt and bt not in known:
-            errors.append((f"{where}.business_type", bt, f"is not a business type of this site ({', '.join(sorted(known))})"))
-        minutes = it.get("service_minutes", 8)
-        if isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or not 0.5 <= minutes <= 240:
-            errors.append((f"{where}.service_minutes", minutes, "must be a number of minutes from 0.5 to 240"))
-            minutes = 8
-        days = it.get("time_limit_days")
-        if days is not None and (isinstance(days, bool) or not isinstance(days, int) or not 0 <= days <= 365):
-            errors.append((f"{where}.time_limit_days", days, "must be a whole number of working days, 0 to 365"))
-            days = None
-        materials: list[Material] = []
-        raw_mats = it.get("material", [])
-        if not isinstance(raw_mats, list):
-            errors.append((f"{where}.material", raw_mats, "must be an array of [[item.material]] tables"))
-            raw_mats = []
-        for j, m in enumerate(raw_mats):
-            mw = f"{where}.material[{j}]"
-            if not isinstance(m, dict):
-                errors.append((mw, m, "must be a table"))
-                continue
-            for key in m:
-                if key not in MATERIAL_KEYS:
-                    errors.append((f"{mw}.{key}", m[key], "unknown field"))
-            copies = m.get("copies", 1)
-            if isinstance(copies, bool) or not isinstance(copies, int) or not 1 <= copies <= 20:
-                errors.append((f"{mw}.copies", copies, "must be a whole number from 1 to 20"))
-                copies = 1
-            form = m.get("form", "original")
-            if form not in MATERIAL_FORMS:
-                errors.append((f"{mw}.form", form, f"must be one of {', '.join(MATERIAL_FORMS)}"))
-                form = "original"
-            materials.append(Material(
-                name=_text(m, "name", mw, errors, required=True), name_en=_text(m, "name_en", mw, errors),
-                copies=copies, form=form, issuer=_text(m, "issuer", mw, errors),
-                issuer_en=_text(m, "issuer_en", mw, errors)))
-        applicant = _text(it, "applicant", where, errors)
-        if applicant not in APPLICANTS:
-            errors.append((f"{where}.applicant", applicant, "must be individual, unit or institution"))
-            applicant = ""
-        for zh_key in ("conditions", "steps"):
-            zh, en = it.get(zh_key, []), it.get(f"{zh_key}_en", [])
-            if isinstance(zh, list) and isinstance(en, list) and en and len(en) != len(zh):
-                errors.append((f"{where}.{zh_key}_en", en,
-                               f"has {len(en)} entries but {zh_key} has {len(zh)}: translate each one"))
-        url = _text(it, "online_url", where, errors)
-        if url and not url.startswith(("https://", "http://")):
-            errors.append((f"{where}.online_url", url, "must be an http(s) address"))
-        items.append(Item(
-            code=code, business_type=bt, name=_text(it, "name", where, errors, required=True),
-            name_en=_text(it, "name_en", where, errors), service_minutes=float(minutes),
-            category=_text(it, "category", where, errors), category_en=_text(it, "category_en", where, errors),
-            legal_basis=_text(it, "legal_basis", where, errors),
-            legal_basis_en=_text(it, "legal_basis_en", where, errors),
-            conditions=_text_list(it, "conditions", where, errors),
-            conditions_en=_text_list(it, "conditions_en", where, errors),
-            materials=tuple(materials),
-            steps=_text_list(it, "steps", where, errors), steps_en=_text_list(it, "steps_en", where, errors),
-            fee=_text(it, "fee", where, errors, default="不收费"),
-            fee_en=_text(it, "fee_en", where, errors, default="Free of charge"),
-            time_limit=_text(it, "time_limit", where, errors), time_limit_en=_text(it, "time_limit_en", where, errors),
-            time_limit_days=days, online_url=url,
-            note=_text(it, "note", where, errors), note_en=_text(it, "note_en", where, errors),
-            applicant=applicant,
-        ))
+        item = _item(it, i, known, errors)
+        if any(other.code == item.code for other in items):
+            where = f"item {item.code!r}" if item.code else f"item[{i}]"
+            errors.append((f"{where}.code", item.code, "is used by another item"))
+        items.append(item)
     version = raw.get("version", "")
     return Catalogue(items=tuple(items), version=str(version), online_base_url=base), errors
+
+
+def _item(it: dict, i: int, known: set[str] | None, errors: list) -> Item:
+    """One [[item]] table."""
+    code = it.get("code")
+    where = f"item {code!r}" if isinstance(code, str) and code else f"item[{i}]"
+    for key in it:
+        if key not in ITEM_KEYS:
+            errors.append((f"{where}.{key}", it[key], "unknown field"))
+    code = _text(it, "code", where, errors, required=True)
+    if code and not CODE_RE.match(code):
+        errors.append((f"{where}.code", code, "must be 1-32 letters, digits or : . _ - (no spaces)"))
+    bt = _text(it, "business_type", where, errors, required=True)
+    if known is not None and bt and bt not in known:
+        errors.append((f"{where}.business_type", bt, f"is not a business type of this site ({', '.join(sorted(known))})"))
+    minutes = it.get("service_minutes", 8)
+    if isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or not 0.5 <= minutes <= 240:
+        errors.append((f"{where}.service_minutes", minutes, "must be a number of minutes from 0.5 to 240"))
+        minutes = 8
+    days = it.get("time_limit_days")
+    if days is not None and (isinstance(days, bool) or not isinstance(days, int) or not 0 <= days <= 365):
+        errors.append((f"{where}.time_limit_days", days, "must be a whole number of working days, 0 to 365"))
+        days = None
+    applicant = _text(it, "applicant", where, errors)
+    if applicant not in APPLICANTS:
+        errors.append((f"{where}.applicant", applicant, "must be individual, unit or institution"))
+        applicant = ""
+    for zh_key in ("conditions", "steps"):
+        zh, en = it.get(zh_key, []), it.get(f"{zh_key}_en", [])
+        if isinstance(zh, list) and isinstance(en, list) and en and len(en) != len(zh):
+            errors.append((f"{where}.{zh_key}_en", en,
+                           f"has {len(en)} entries but {zh_key} has {len(zh)}: translate each one"))
+    url = _text(it, "online_url", where, errors)
+    if url and not url.startswith(("https://", "http://")):
+        errors.append((f"{where}.online_url", url, "must be an http(s) address"))
+
+    def text(key: str, **kw) -> str:
+        return _text(it, key, where, errors, **kw)
+
+    def texts(key: str) -> tuple[str, ...]:
+        return _text_list(it, key, where, errors)
+
+    return Item(
+        code=code, business_type=bt, name=text("name", required=True), name_en=text("name_en"),
+        service_minutes=float(minutes), category=text("category"), category_en=text("category_en"),
+        legal_basis=text("legal_basis"), legal_basis_en=text("legal_basis_en"),
+        conditions=texts("conditions"), conditions_en=texts("conditions_en"),
+        materials=_materials(it.get("material", []), where, errors),
+        steps=texts("steps"), steps_en=texts("steps_en"),
+        fee=text("fee", default="不收费"), fee_en=text("fee_en", default="Free of charge"),
+        time_limit=text("time_limit"), time_limit_en=text("time_limit_en"), time_limit_days=days,
+        online_url=url, note=text("note"), note_en=text("note_en"), applicant=applicant,
+    )
+
+
+def _materials(raw_mats: Any, where: str, errors: list) -> tuple[Material, ...]:
+    """An item's [[item.material]] tables."""
+    if not isinstance(raw_mats, list):
+        errors.append((f"{where}.material", raw_mats, "must be an array of [[item.material]] tables"))
+        return ()
+    materials: list[Material] = []
+    for j, m in enumerate(raw_mats):
+        mw = f"{where}.material[{j}]"
+        if not isinstance(m, dict):
+            errors.append((mw, m, "must be a table"))
+            continue
+        for key in m:
+            if key not in MATERIAL_KEYS:
+                errors.append((f"{mw}.{key}", m[key], "unknown field"))
+        copies = m.get("copies", 1)
+        if isinstance(copies, bool) or not isinstance(copies, int) or not 1 <= copies <= 20:
+            errors.append((f"{mw}.copies", copies, "must be a whole number from 1 to 20"))
+            copies = 1
+        form = m.get("form", "original")
+        if form not in MATERIAL_FORMS:
+            errors.append((f"{mw}.form", form, f"must be one of {', '.join(MATERIAL_FORMS)}"))
+            form = "original"
+        materials.append(Material(
+            name=_text(m, "name", mw, errors, required=True), name_en=_text(m, "name_en", mw, errors),
+            copies=copies, form=form, issuer=_text(m, "issuer", mw, errors),
+            issuer_en=_text(m, "issuer_en", mw, errors)))
+    return tuple(materials)
 
 
 ITEM_KEYS = {f.name for f in fields(Item)} - {"materials"} | {"material"}

@@ -14,6 +14,7 @@ from typing import Any
 
 from onewindow import PROTOCOL_VERSION
 from onewindow.topics import Topics
+from onewindow.transport import dumps
 
 
 class RequestTimeout(Exception):
@@ -69,8 +70,7 @@ class QueueClient:
         """Send `command` and return the server's reply (a dict with `ok`, and `error` when refused)."""
         rid = request_id or self.new_request_id()
         args = {k: v for k, v in args.items() if v is not None}  # an absent option is left out, not null
-        payload = json.dumps({"v": PROTOCOL_VERSION, "request_id": rid, "reply_to": self.reply_to, **args},
-                             ensure_ascii=False, separators=(",", ":"))
+        payload = dumps({"v": PROTOCOL_VERSION, "request_id": rid, "reply_to": self.reply_to, **args})
         pending = _Pending()
         with self._lock:
             self._pending[rid] = pending
@@ -85,11 +85,9 @@ class QueueClient:
             with self._lock:
                 self._pending.pop(rid, None)
 
-    def publish_event(self, topic_suffix: str, payload: dict) -> None:
-        """Publish an event of this client's (e.g. "print" -> onewindow/{site}/event/print)."""
-        body = {"v": PROTOCOL_VERSION, **payload}
-        self.transport.publish(f"{self.topics.root}/event/{topic_suffix}",
-                               json.dumps(body, ensure_ascii=False, separators=(",", ":")), qos=1)
+    def publish_event(self, kind: str, payload: dict) -> None:
+        """Publish an event of this client's on its kind's topic ("print" -> onewindow/{site}/event/print)."""
+        self.transport.publish(self.topics.event(kind), dumps({"v": PROTOCOL_VERSION, **payload}), qos=1)
 
     # Convenience wrappers, named after what the caller does.
     def issue(self, business_type: str, **args: Any) -> dict:

@@ -26,6 +26,8 @@ PRIORITY_GROUPS = {
     "disabled": ("残疾人优先", "People with disabilities"),
 }
 MISSED_POLICIES = ("void", "requeue")
+SITE_LEVELS = ("city", "county", "township", "village", "hospital", "pharmacy", "bank")
+WINDOW_KINDS = ("comprehensive", "priority", "enterprise", "complex")
 
 
 class ConfigError(Exception):
@@ -219,36 +221,70 @@ class _Checker:
         return tuple(out)
 
 
+def read_toml(path: str | Path, error: type[ConfigError] = ConfigError) -> dict:
+    """The data of a TOML file, or `error` saying that the file is missing or not TOML."""
+    try:
+        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise error(str(path), [("(file)", str(path), "does not exist")]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise error(str(path), [("(file)", str(path), f"is not valid TOML: {exc}")]) from None
+
+
 def load(path: str | Path) -> SiteConfig:
     """Read and validate a site configuration file and the catalogue it names."""
     path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(str(path), [("(file)", str(path), "does not exist")]) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(str(path), [("(file)", str(path), f"is not valid TOML: {exc}")]) from None
-    return from_dict(raw, source=str(path), base_dir=path.parent)
+    return from_dict(read_toml(path), source=str(path), base_dir=path.parent)
 
 
 def from_dict(raw: dict, source: str = "<memory>", base_dir: Path | None = None) -> SiteConfig:
+    """Validate raw TOML data section by section; a SiteConfig, or ConfigError listing every problem."""
     c = _Checker()
+    site = _site_section(c, raw)
+    hours = _hours(c, raw)
+    types = _business_types(c, raw)
+    prefixes = {t.prefix for t in types}
+    windows = _windows(c, raw, prefixes)
+    for t in types:
+        if not any(t.prefix in w.serves for w in windows):
+            c.fail("window", t.prefix, f"no window serves business type {t.prefix} ({t.name})")
+    priority, calls = _priority(c, raw), _calls(c, raw)
+    ratings_enabled = _ratings_enabled(c, raw)
+    follow_up_days = _follow_up_days(c, raw)
+    catalogue = _catalogue(c, raw, prefixes, base_dir)
+    if c.errors:
+        raise ConfigError(source, c.errors)
+    return SiteConfig(**site, hours=hours, business_types=tuple(types), windows=tuple(windows),
+                      priority=priority, calls=calls, ratings_enabled=ratings_enabled, catalogue=catalogue,
+                      source=source, follow_up_days=follow_up_days)
+
+
+def _site_section(c: _Checker, raw: dict) -> dict[str, Any]:
+    """[site]: the SiteConfig fields it gives."""
     site = c.table(raw, "site", "site", required=True)
-    site_id = c.str_(site, "id", "site.id", pattern=SITE_ID_RE)
-    name = c.str_(site, "name", "site.name")
-    name_en = c.str_(site, "name_en", "site.name_en", default="")
     tz = c.str_(site, "timezone", "site.timezone", default="Asia/Shanghai")
     try:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
         c.fail("site.timezone", tz, "is not a known IANA time zone")
-    level = c.str_(site, "level", "site.level", default="county",
-                   choices=("city", "county", "township", "village", "hospital", "pharmacy", "bank"))
-    day_reset = c.clock(site.get("day_reset", "03:00"), "site.day_reset") or time(3, 0)
+    address = site.get("address", "")
+    return {
+        "site_id": c.str_(site, "id", "site.id", pattern=SITE_ID_RE),
+        "name": c.str_(site, "name", "site.name"),
+        "name_en": c.str_(site, "name_en", "site.name_en", default=""),
+        "timezone": tz,
+        "level": c.str_(site, "level", "site.level", default="county", choices=SITE_LEVELS),
+        "day_reset": c.clock(site.get("day_reset", "03:00"), "site.day_reset") or time(3, 0),
+        "address": address if isinstance(address, str) else "",
+        "phone_enquiry": str(site.get("phone_enquiry", "")),
+        "phone_complaint": str(site.get("phone_complaint", "")),
+    }
 
-    hours_raw = c.table(raw, "hours", "hours", required=True)
+
+def _hours(c: _Checker, raw: dict) -> dict[str, tuple[Span, ...]]:
+    """[hours]: weekday -> opening spans (`weekdays` and `weekend` name several days)."""
     hours: dict[str, tuple[Span, ...]] = {}
-    for key, value in hours_raw.items():
+    for key, value in c.table(raw, "hours", "hours", required=True).items():
         targets = {"weekdays": WEEKDAYS[:5], "weekend": WEEKDAYS[5:]}.get(key, (key,))
         if targets == (key,) and key not in WEEKDAYS:
             c.fail(f"hours.{key}", value, "unknown day: use mon..sun, weekdays or weekend")
@@ -256,21 +292,31 @@ def from_dict(raw: dict, source: str = "<memory>", base_dir: Path | None = None)
         spans = c.spans(value, f"hours.{key}")
         for day in targets:
             hours[day] = spans
+    return hours
 
+
+def _entries(c: _Checker, raw: dict, key: str) -> list[tuple[str, dict]]:
+    """The tables of an array of tables ([[key]]): (path, table) for each, at least one required."""
+    entries = raw.get(key, [])
+    if not isinstance(entries, list) or not entries:
+        c.fail(key, entries, f"at least one [[{key}]] is required")
+        return []
+    out = []
+    for i, entry in enumerate(entries):
+        if isinstance(entry, dict):
+            out.append((f"{key}[{i}]", entry))
+        else:
+            c.fail(f"{key}[{i}]", entry, "must be a table")
+    return out
+
+
+def _business_types(c: _Checker, raw: dict) -> list[BusinessType]:
+    """[[business_type]]"""
     types: list[BusinessType] = []
-    raw_types = raw.get("business_type", [])
-    if not isinstance(raw_types, list) or not raw_types:
-        c.fail("business_type", raw_types, "at least one [[business_type]] is required")
-        raw_types = []
-    for i, bt in enumerate(raw_types):
-        p = f"business_type[{i}]"
-        if not isinstance(bt, dict):
-            c.fail(p, bt, "must be a table")
-            continue
+    for p, bt in _entries(c, raw, "business_type"):
         prefix = c.str_(bt, "prefix", f"{p}.prefix", pattern=PREFIX_RE)
         if any(t.prefix == prefix for t in types):
             c.fail(f"{p}.prefix", prefix, "is used by another business type")
-        issue_hours = c.spans(bt["issue_hours"], f"{p}.issue_hours") if "issue_hours" in bt else None
         types.append(BusinessType(
             prefix=prefix,
             name=c.str_(bt, "name", f"{p}.name"),
@@ -278,68 +324,69 @@ def from_dict(raw: dict, source: str = "<memory>", base_dir: Path | None = None)
             service_minutes=float(c.num(bt, "service_minutes", f"{p}.service_minutes", default=8,
                                         minimum=0.5, maximum=240) or 8),
             daily_quota=c.num(bt, "daily_quota", f"{p}.daily_quota", minimum=1, maximum=999, integer=True),
-            issue_hours=issue_hours,
+            issue_hours=c.spans(bt["issue_hours"], f"{p}.issue_hours") if "issue_hours" in bt else None,
         ))
-    prefixes = {t.prefix for t in types}
+    return types
 
+
+def _windows(c: _Checker, raw: dict, prefixes: set[str]) -> list[Window]:
+    """[[window]]"""
     windows: list[Window] = []
-    raw_windows = raw.get("window", [])
-    if not isinstance(raw_windows, list) or not raw_windows:
-        c.fail("window", raw_windows, "at least one [[window]] is required")
-        raw_windows = []
-    for i, w in enumerate(raw_windows):
-        p = f"window[{i}]"
-        if not isinstance(w, dict):
-            c.fail(p, w, "must be a table")
-            continue
+    for p, w in _entries(c, raw, "window"):
         number = c.num(w, "number", f"{p}.number", minimum=1, maximum=999, integer=True)
         if number is None:
             c.fail(f"{p}.number", None, "is required")
             number = 0
         if any(x.number == number for x in windows):
             c.fail(f"{p}.number", number, "is used by another window")
-        serves = w.get("serves")
-        if not isinstance(serves, list) or not serves or not all(isinstance(s, str) for s in serves):
-            c.fail(f"{p}.serves", serves, "must be a non-empty list of business-type prefixes")
-            serves = []
-        for s in serves:
-            if s not in prefixes:
-                c.fail(f"{p}.serves", s, f"is not a business type prefix (known: {', '.join(sorted(prefixes))})")
-        if len(set(serves)) != len(serves):
-            c.fail(f"{p}.serves", serves, "lists a business type twice")
         windows.append(Window(
             number=number,
             name=c.str_(w, "name", f"{p}.name", default=f"{number}号窗口"),
-            serves=tuple(serves),
-            kind=c.str_(w, "kind", f"{p}.kind", default="comprehensive",
-                        choices=("comprehensive", "priority", "enterprise", "complex")),
+            serves=_serves(c, w.get("serves"), f"{p}.serves", prefixes),
+            kind=c.str_(w, "kind", f"{p}.kind", default="comprehensive", choices=WINDOW_KINDS),
             hours=c.spans(w["hours"], f"{p}.hours") if "hours" in w else None,
         ))
-    for t in types:
-        if not any(t.prefix in w.serves for w in windows):
-            c.fail("window", t.prefix, f"no window serves business type {t.prefix} ({t.name})")
+    return windows
 
+
+def _serves(c: _Checker, serves: Any, path: str, prefixes: set[str]) -> tuple[str, ...]:
+    if not isinstance(serves, list) or not serves or not all(isinstance(s, str) for s in serves):
+        c.fail(path, serves, "must be a non-empty list of business-type prefixes")
+        return ()
+    for s in serves:
+        if s not in prefixes:
+            c.fail(path, s, f"is not a business type prefix (known: {', '.join(sorted(prefixes))})")
+    if len(set(serves)) != len(serves):
+        c.fail(path, serves, "lists a business type twice")
+    return tuple(serves)
+
+
+def _priority(c: _Checker, raw: dict) -> PriorityPolicy:
+    """[priority]"""
     pr = c.table(raw, "priority", "priority")
     groups = pr.get("groups", list(PriorityPolicy.groups))
     if not isinstance(groups, list) or any(g not in PRIORITY_GROUPS for g in groups):
         c.fail("priority.groups", groups, f"must be a list drawn from {', '.join(PRIORITY_GROUPS)}")
         groups = []
-    priority = PriorityPolicy(
+
+    def minutes(key: str, default: float, minimum: float, maximum: float) -> float:
+        return float(c.num(pr, key, f"priority.{key}", default=default, minimum=minimum, maximum=maximum))
+
+    return PriorityPolicy(
         groups=tuple(groups),
         elderly_age=c.num(pr, "elderly_age", "priority.elderly_age", default=70, minimum=50, maximum=100,
                           integer=True),
-        head_start_minutes=float(c.num(pr, "head_start_minutes", "priority.head_start_minutes", default=30,
-                                       minimum=0, maximum=600)),
-        max_wait_minutes=float(c.num(pr, "max_wait_minutes", "priority.max_wait_minutes", default=60,
-                                     minimum=1, maximum=1440)),
-        skill_step_minutes=float(c.num(pr, "skill_step_minutes", "priority.skill_step_minutes", default=10,
-                                       minimum=0, maximum=600)),
-        line_step_minutes=float(c.num(pr, "line_step_minutes", "priority.line_step_minutes", default=60,
-                                      minimum=0, maximum=600)),
+        head_start_minutes=minutes("head_start_minutes", 30, 0, 600),
+        max_wait_minutes=minutes("max_wait_minutes", 60, 1, 1440),
+        skill_step_minutes=minutes("skill_step_minutes", 10, 0, 600),
+        line_step_minutes=minutes("line_step_minutes", 60, 0, 600),
     )
 
+
+def _calls(c: _Checker, raw: dict) -> CallPolicy:
+    """[calls]"""
     cl = c.table(raw, "calls", "calls")
-    calls = CallPolicy(
+    return CallPolicy(
         max_calls=c.num(cl, "max_calls", "calls.max_calls", default=3, minimum=1, maximum=10, integer=True),
         missed=c.str_(cl, "missed", "calls.missed", default="void", choices=MISSED_POLICIES),
         requeue_places=c.num(cl, "requeue_places", "calls.requeue_places", default=3, minimum=0, maximum=100,
@@ -347,47 +394,48 @@ def from_dict(raw: dict, source: str = "<memory>", base_dir: Path | None = None)
         max_requeues=c.num(cl, "max_requeues", "calls.max_requeues", default=1, minimum=0, maximum=10,
                            integer=True),
     )
-    ratings = c.table(raw, "ratings", "ratings")
-    ratings_enabled = ratings.get("enabled", True)
-    if not isinstance(ratings_enabled, bool):
-        c.fail("ratings.enabled", ratings_enabled, "must be true or false")
-        ratings_enabled = True
-    follow_up_days = (c.num(ratings, "follow_up_contact_days", "ratings.follow_up_contact_days", default=1,
-                            minimum=0, maximum=30, integer=True),
-                      c.num(ratings, "follow_up_close_days", "ratings.follow_up_close_days", default=5,
-                            minimum=0, maximum=90, integer=True))
 
-    catalogue = Catalogue(items=())
+
+def _follow_up_days(c: _Checker, raw: dict) -> tuple[int, int]:
+    """[ratings] follow-up deadlines of a bad rating: working days to first contact, to closing."""
+    r = c.table(raw, "ratings", "ratings")
+    return (c.num(r, "follow_up_contact_days", "ratings.follow_up_contact_days", default=1, minimum=0, maximum=30,
+                  integer=True),
+            c.num(r, "follow_up_close_days", "ratings.follow_up_close_days", default=5, minimum=0, maximum=90,
+                  integer=True))
+
+
+def _ratings_enabled(c: _Checker, raw: dict) -> bool:
+    """[ratings]"""
+    enabled = c.table(raw, "ratings", "ratings").get("enabled", True)
+    if not isinstance(enabled, bool):
+        c.fail("ratings.enabled", enabled, "must be true or false")
+        return True
+    return enabled
+
+
+def _catalogue(c: _Checker, raw: dict, prefixes: set[str], base_dir: Path | None) -> Catalogue:
+    """`catalogue = "file.toml"`: the service items, read from their own file."""
     cat_ref = raw.get("catalogue")
-    if cat_ref is not None:
-        if not isinstance(cat_ref, str):
-            c.fail("catalogue", cat_ref, "must be the path of the catalogue file")
-        else:
-            cat_path = Path(cat_ref)
-            if not cat_path.is_absolute() and base_dir is not None:
-                cat_path = base_dir / cat_path
-            try:
-                cat_raw = tomllib.loads(cat_path.read_text(encoding="utf-8"))
-            except FileNotFoundError:
-                c.fail("catalogue", cat_ref, f"file {cat_path} does not exist")
-                cat_raw = None
-            except tomllib.TOMLDecodeError as exc:
-                c.fail("catalogue", cat_ref, f"is not valid TOML: {exc}")
-                cat_raw = None
-            if cat_raw is not None:
-                catalogue, cat_errors = load_catalogue_data(cat_raw, prefixes)
-                c.errors.extend((f"catalogue:{k}", v, why) for k, v, why in cat_errors)
-
-    if c.errors:
-        raise ConfigError(source, c.errors)
-    return SiteConfig(
-        site_id=site_id, name=name, name_en=name_en, timezone=tz, level=level, day_reset=day_reset,
-        hours=hours, business_types=tuple(types), windows=tuple(windows), priority=priority, calls=calls,
-        ratings_enabled=ratings_enabled, catalogue=catalogue,
-        address=site.get("address", "") if isinstance(site.get("address", ""), str) else "",
-        phone_enquiry=str(site.get("phone_enquiry", "")), phone_complaint=str(site.get("phone_complaint", "")),
-        source=source, follow_up_days=follow_up_days,
-    )
+    if cat_ref is None:
+        return Catalogue(items=())
+    if not isinstance(cat_ref, str):
+        c.fail("catalogue", cat_ref, "must be the path of the catalogue file")
+        return Catalogue(items=())
+    cat_path = Path(cat_ref)
+    if not cat_path.is_absolute() and base_dir is not None:
+        cat_path = base_dir / cat_path
+    try:
+        cat_raw = tomllib.loads(cat_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        c.fail("catalogue", cat_ref, f"file {cat_path} does not exist")
+        return Catalogue(items=())
+    except tomllib.TOMLDecodeError as exc:
+        c.fail("catalogue", cat_ref, f"is not valid TOML: {exc}")
+        return Catalogue(items=())
+    catalogue, cat_errors = load_catalogue_data(cat_raw, prefixes)
+    c.errors.extend((f"catalogue:{k}", v, why) for k, v, why in cat_errors)
+    return catalogue
 
 
 SITES_DIR = Path(__file__).resolve().parent / "sites"

@@ -40,9 +40,9 @@ class StateMirror:
         self.updates = 0
         transport.subscribe(self.topics.state_filter, self._on_message)
         if presence:
-            transport.subscribe(f"{self.topics.root}/presence/+", self._on_message)
+            transport.subscribe(self.topics.presence_filter, self._on_message)
         if devices:
-            transport.subscribe(f"{self.topics.root}/device/+/status", self._on_message)
+            transport.subscribe(self.topics.device_status_filter, self._on_message)
 
     # --- reading -------------------------------------------------------------------------------
     def get(self, *key: str) -> dict | None:

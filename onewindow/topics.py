@@ -13,13 +13,19 @@ class Topics:
         self.display = f"{self.root}/state/display"
         self.site = f"{self.root}/state/site"
         self.catalogue = f"{self.root}/state/catalogue"
-        self.calls = f"{self.root}/event/call"
-        self.log = f"{self.root}/event/log"
-        self.print_events = f"{self.root}/event/print"
+        self.calls = self.event("call")
+        self.log = self.event("log")
+        self.print_events = self.event("print")
         self.state_filter = f"{self.root}/state/#"
+        self.presence_filter = self.presence("+")
+        self.device_status_filter = self.device_status("+")
 
     def cmd(self, command: str) -> str:
         return f"{self.root}/cmd/{command}"
+
+    def event(self, kind: str) -> str:
+        """A client's or the server's events of one kind: "call", "log", "print", ..."""
+        return f"{self.root}/event/{kind}"
 
     def reply(self, client_id: str) -> str:
         return f"{self.reply_prefix}{client_id}"

@@ -153,12 +153,31 @@ def mask_text(text: str) -> str:
     return MOBILE_RE.sub(lambda m: m.group(0)[:3] + "****" + m.group(0)[-4:], text)
 
 
-def parse(command: str, payload: bytes, reply_prefix: str) -> tuple[str, str, dict]:
-    """Check one command payload. Returns (request_id, reply_to, args) or raises BadRequest."""
-    if command not in SCHEMAS:
-        raise BadRequest("unknown_command", f"unknown command {command!r}")
+def _envelope_in_text(text: str, reply_prefix: str) -> tuple[str | None, str | None]:
+    """(request_id, reply_to) found in the first MAX_PAYLOAD characters of a payload that is not read
+    whole (too large); None for what is not there or not valid."""
+    head = text[:MAX_PAYLOAD]
+    found = {k: m.group(1) for k in ("request_id", "reply_to")
+             if (m := re.search(rf'"{k}"\s*:\s*"([^"\\]{{1,200}})"', head))}
+    return (_valid_request_id(found.get("request_id")), _valid_reply_to(found.get("reply_to"), reply_prefix))
+
+
+def _valid_reply_to(value: Any, reply_prefix: str) -> str | None:
+    if (isinstance(value, str) and value.startswith(reply_prefix)
+            and CLIENT_ID_RE.fullmatch(value[len(reply_prefix):])):
+        return value
+    return None
+
+
+def _valid_request_id(value: Any) -> str | None:
+    return value if isinstance(value, str) and REQUEST_ID_RE.fullmatch(value) else None
+
+
+def _json_object(payload: bytes, reply_prefix: str) -> tuple[dict, str]:
     if len(payload) > MAX_PAYLOAD:
-        raise BadRequest("too_large", f"payload is {len(payload)} bytes; the limit is {MAX_PAYLOAD}")
+        request_id, reply_to = _envelope_in_text(payload.decode("utf-8", "replace"), reply_prefix)
+        raise BadRequest("too_large", f"payload is {len(payload)} bytes; the limit is {MAX_PAYLOAD}",
+                         request_id, reply_to)
     try:
         text = payload.decode("utf-8")
         data = json.loads(text)
@@ -166,20 +185,10 @@ def parse(command: str, payload: bytes, reply_prefix: str) -> tuple[str, str, di
         raise BadRequest("bad_json", f"payload is not JSON: {exc}") from None
     if not isinstance(data, dict):
         raise BadRequest("bad_json", "payload must be a JSON object")
-    reply_to = data.get("reply_to")
-    if not (isinstance(reply_to, str) and reply_to.startswith(reply_prefix)
-            and CLIENT_ID_RE.fullmatch(reply_to[len(reply_prefix):])):
-        raise BadRequest("bad_reply_to", f"reply_to must be {reply_prefix}<client id>")
-    request_id = data.get("request_id")
-    if not isinstance(request_id, str) or not REQUEST_ID_RE.fullmatch(request_id):
-        raise BadRequest("bad_request", "request_id must be 1-64 characters of A-Z a-z 0-9 _ . : -",
-                         reply_to=reply_to)
-    if data.get("v") != PROTOCOL_VERSION:
-        raise BadRequest("unsupported_version", f"this server speaks protocol version {PROTOCOL_VERSION}",
-                         request_id, reply_to)
-    if PERSONAL_RE.search(text) and contains_personal_data(data):
-        raise BadRequest("personal_data", "the payload carries what looks like an ID or phone number in the "
-                         "clear: send masked values or none", request_id, reply_to)
+    return data, text
+
+
+def _arguments(command: str, data: dict) -> tuple[dict[str, Any], list[str]]:
     schema = SCHEMAS[command]
     problems = []
     args: dict[str, Any] = {}
@@ -196,6 +205,29 @@ def parse(command: str, payload: bytes, reply_prefix: str) -> tuple[str, str, di
     for key, (_, required) in schema.items():
         if required and key not in data:
             problems.append(f"{key}: is required")
+    return args, problems
+
+
+def parse(command: str, payload: bytes, reply_prefix: str) -> tuple[str, str, dict]:
+    """Check one command payload. Returns (request_id, reply_to, args) or raises BadRequest, which
+    carries `reply_to` and `request_id` whenever they could be read (then the client gets a reply)."""
+    data, text = _json_object(payload, reply_prefix)
+    reply_to = _valid_reply_to(data.get("reply_to"), reply_prefix)
+    if reply_to is None:
+        raise BadRequest("bad_reply_to", f"reply_to must be {reply_prefix}<client id>")
+    request_id = _valid_request_id(data.get("request_id"))
+    if request_id is None:
+        raise BadRequest("bad_request", "request_id must be 1-64 characters of A-Z a-z 0-9 _ . : -",
+                         reply_to=reply_to)
+    if command not in SCHEMAS:
+        raise BadRequest("unknown_command", f"unknown command {command!r}", request_id, reply_to)
+    if data.get("v") != PROTOCOL_VERSION:
+        raise BadRequest("unsupported_version", f"this server speaks protocol version {PROTOCOL_VERSION}",
+                         request_id, reply_to)
+    if PERSONAL_RE.search(text) and contains_personal_data(data):
+        raise BadRequest("personal_data", "the payload carries what looks like an ID or phone number in the "
+                         "clear: send masked values or none", request_id, reply_to)
+    args, problems = _arguments(command, data)
     if problems:
         raise BadRequest("bad_request", "; ".join(problems), request_id, reply_to)
     return request_id, reply_to, args

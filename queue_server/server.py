@@ -121,7 +121,7 @@ class QueueServer:
         batch = Batch(resync)
         for topic, payload in messages:
             self._handle(batch, topic, payload)
-        if batch.requests:
+        if batch.requests or batch.events:
             self._store(batch)
         if messages:
             self.stats["batches"] += 1

@@ -80,7 +80,9 @@ def test_a_rating_from_the_console_rates_this_windows_visit_and_the_average_is_k
         assert wait_until(lambda: stack.console.hall.mirror.windows[7].get("awaiting_rating") == number)
         reply = ok(act("rate", score=2))
         assert reply["follow_up"] is True
-        refused(act("rate", score=5), "no_ticket")  # the window no longer awaits a rating
+        # The reply leaves before the window's new state: once the state says so, nothing awaits a rating.
+        assert wait_until(lambda: not stack.console.hall.mirror.windows[7].get("awaiting_rating"))
+        refused(act("rate", score=5), "no_ticket")
         refused(act("rate", ticket=number, score=5), "already_rated")
         assert wait_until(lambda: ok(act.client.get("/api/clerk/stats"))["services_seen"] == 1)
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -166,12 +167,13 @@ def test_the_loop_hands_over_each_batch_and_sends_what_other_threads_publish_pro
 
     t = MqttTransport(broker.settings, SITE, "server", presence=False, on_batch_end=end_of_batch)
     t.subscribe(f"onewindow/{SITE}/cmd/issue", lambda topic, p: current.append(p))
-    with t.start(), MqttTransport(broker.settings, SITE, "kiosk", presence=False) as kiosk:
+    kiosk = MqttTransport(broker.settings, SITE, "kiosk", presence=False, idle_interval=30)
+    with t.start(), kiosk.start():
         t0 = time.monotonic()
         for i in range(200):
             kiosk.publish(f"onewindow/{SITE}/cmd/issue", str(i))  # from this thread: must wake the loop
-        assert wait_until(lambda: sum(map(len, batches)) == 200, 5)
-        assert time.monotonic() - t0 < 0.9  # not waiting for the loop's 1 s select timeout
+        assert wait_until(lambda: sum(map(len, batches)) == 200, 20)
+        assert time.monotonic() - t0 < 20  # not waiting for the kiosk loop's 30 s idle wake-up
         assert [p for b in batches for p in b] == [str(i).encode() for i in range(200)]
 
 
@@ -195,7 +197,9 @@ def test_local_transports_deliver_by_wildcard_and_keep_retained_messages():
         server.publish(f"onewindow/{SITE}/statex", b"no")
         assert [(t, json.loads(p)) for t, p in inbox.messages] == [(f"onewindow/{SITE}/state/windows",
                                                                     {"open": [1, 2]})]
-        assert json.loads(bus.retained[f"onewindow/{SITE}/presence/display-1"])["state"] == "online"
+        online = json.loads(bus.retained[f"onewindow/{SITE}/presence/display-1"])
+        assert online["state"] == "online"
+        assert datetime.fromisoformat(online["at"]).utcoffset() == datetime.now().astimezone().utcoffset()
     assert json.loads(bus.retained[f"onewindow/{SITE}/presence/display-1"])["state"] == "offline"
 
 

@@ -7,8 +7,8 @@ import sqlite3
 
 import pytest
 
-from onewindow import config
 from onewindow.mqtt import LocalBroker
+from onewindow.topics import Topics
 from queue_server.server import QueueServer
 from queue_server.store import Store
 
@@ -51,8 +51,8 @@ class Hall:
 def command(name, site=SITE, client="k1", **args):
     rid = args.pop("request_id", None) or f"{name}-{id(args)}-{len(args)}-{sorted(args.items())}"[:60]
     rid = "".join(ch if ch.isalnum() or ch in "_.:-" else "-" for ch in rid)
-    body = {"v": 1, "request_id": rid, "reply_to": f"onewindow/{site}/reply/{client}", **args}
-    return (f"onewindow/{site}/cmd/{name}", json.dumps(body).encode())
+    body = {"v": 1, "request_id": rid, "reply_to": Topics(site).reply(client), **args}
+    return (Topics(site).cmd(name), json.dumps(body).encode())
 
 
 def store(tmp_path, site, name="q.db"):
@@ -148,6 +148,21 @@ def test_a_command_topic_of_another_site_is_ignored(hall, caplog):
     hall.server.process([command("issue", site="elsewhere", business_type="A")])  # had it come anyway
     assert hall.replies() == [] and "not a command topic" in caplog.text
     assert hall.server.stats["commands"] == 0
+
+
+def test_an_unknown_command_and_an_oversized_payload_get_error_replies(hall):
+    big = command("issue", request_id="big", business_type="A", item="x" * 9000)
+    hall.send(command("issu", request_id="typo", business_type="A"), big)
+    assert [(r["request_id"], r["error"]["code"]) for r in hall.replies()] == [("typo", "unknown_command"),
+                                                                             ("big", "too_large")]
+
+
+def test_a_call_in_a_reply_and_on_event_call_carries_iso_local_time(hall):
+    hall.send(command("issue", business_type="A"), command("sign_in", window=2, clerk="wang"))
+    hall.send(command("call_next", window=2, clerk="wang"))
+    call = hall.replies()[-1]["call"]
+    event = next(p for t, p, _ in hall.published if t == f"onewindow/{SITE}/event/call")
+    assert call["at"] == event["at"] == "2026-11-23T09:00:00+08:00"
 
 
 def test_the_new_service_day_is_published_to_late_joiners(hall, clock):

@@ -48,6 +48,22 @@ def test_a_reply_topic_outside_the_site_cannot_be_answered():
         assert err.value.code == "bad_reply_to" and err.value.reply_to is None
 
 
+def test_an_unknown_command_is_answered_when_it_says_where():
+    with pytest.raises(BadRequest) as err:
+        parse("issu", payload(business_type="A"), PREFIX)
+    assert (err.value.code, err.value.request_id, err.value.reply_to) == ("unknown_command", "r-1", PREFIX + "kiosk-1")
+
+
+def test_a_payload_over_8_kib_is_answered_too_large_when_its_envelope_comes_first():
+    with pytest.raises(BadRequest) as err:
+        parse("issue", payload(business_type="A", item="x" * 9000), PREFIX)
+    assert (err.value.code, err.value.request_id, err.value.reply_to) == ("too_large", "r-1", PREFIX + "kiosk-1")
+    late = json.dumps({"item": "x" * 9000, "v": 1, "request_id": "r-2", "reply_to": PREFIX + "k"}).encode()
+    with pytest.raises(BadRequest) as err:
+        parse("issue", late, PREFIX)  # only the first 8 KiB are looked at: nowhere to reply
+    assert err.value.code == "too_large" and err.value.reply_to is None
+
+
 def test_masking_keeps_only_the_ends_of_id_and_phone_numbers():
     assert mask_text("id 11010119900307123X tel 13912345678") == "id 1101**********123X tel 139****5678"
 

@@ -147,12 +147,6 @@ def _stamp(site: Any, t: datetime | str) -> str:
     return _local(site, t).strftime("%Y-%m-%d %H:%M")
 
 
-def hours_summary(site: Any, lang: str) -> str:
-    """Opening hours in one text, e.g. "周一至周五 08:30-12:00, 13:30-17:30；周六 09:00-12:00"."""
-    sep = "；" if lang == "zh" else "; "
-    return sep.join(hours_lines(site, lang)) or T[lang]["closed_day"]
-
-
 def hours_lines(site: Any, lang: str) -> list[str]:
     """Opening hours grouped by runs of days with the same spans, e.g. "周一至周五 08:30-12:00, 13:30-17:30"."""
     names = WEEKDAY_NAMES[lang]
