@@ -29,7 +29,8 @@ STATE_TEXT = {"calling": "CALL", "serving": "SERVE", "rating": "RATE", "idle": "
               "closed": "CLOSED"}
 REFUSAL_TEXT = {"queue_empty": "EMPTY", "recall_limit": "LIMIT", "window_busy": "BUSY", "window_paused": "PAUSED",
                 "window_closed": "CLOSED", "forbidden": "NOT YOU", "no_ticket": "NO TICKET", "wrong_state": "WRONG",
-                "already_rated": "RATED", "not_served_here": "NOT HERE", "hall_unavailable": "NO SERVER"}
+                "already_rated": "RATED", "calls_left": "RECALL FIRST", "transfer_target_closed": "NO TARGET",
+                "not_served_here": "NOT HERE", "hall_unavailable": "NO SERVER"}
 
 
 def display_text(window: dict | None) -> str:

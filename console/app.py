@@ -122,6 +122,8 @@ class LoginThrottle:
         return len(q) >= LOGIN_FAILURES
 
     def failed(self, key: str) -> None:
+        if len(self.failures) > 10_000:  # a flood of made-up names must not grow memory without end
+            self.failures.clear()
         self.failures[key].append(self.clock())
 
     def succeeded(self, key: str) -> None:

@@ -87,7 +87,10 @@ class PriorityPolicy:
     skill_step_minutes: float = 10.0
     # A ticket moves forward this many minutes for each person waiting in its line per window trained
     # for its business type, so a window trained for several lines helps the one falling behind.
-    line_step_minutes: float = 60.0
+    line_step_minutes: float = 10.0
+    # Line pressure gives at most this many minutes of credit, so it never puts anyone who came more
+    # than this long after a ticket ahead of it (and nobody ahead of a priority citizen).
+    line_cap_minutes: float = 20.0
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,7 @@ class SiteConfig:
     phone_enquiry: str = ""
     phone_complaint: str = ""
     source: str = "<memory>"
+    stop_issuing_minutes: float = 15.0  # tickets stop this long before every window serving a type closes
     follow_up_days: tuple[int, int] = (1, 5)  # working days to first contact, to close (bad ratings)
     _types_by_prefix: dict[str, BusinessType] = field(default_factory=dict, repr=False, compare=False)
     _windows_by_number: dict[int, Window] = field(default_factory=dict, repr=False, compare=False)
@@ -231,6 +235,16 @@ def read_toml(path: str | Path, error: type[ConfigError] = ConfigError) -> dict:
         raise error(str(path), [("(file)", str(path), f"is not valid TOML: {exc}")]) from None
 
 
+def _check_day_reset(c: _Checker, reset: time, hours: dict, types: list, windows: list) -> None:
+    """The service day may not end while the hall works: it would cancel everyone waiting."""
+    spans = [s for v in hours.values() for s in v]
+    spans += [s for t in types for s in (t.issue_hours or ())] + [s for w in windows for s in (w.hours or ())]
+    inside = sorted({str(s) for s in spans if s.start < reset < s.end})
+    if inside:
+        c.fail("site.day_reset", f"{reset:%H:%M}", f"falls inside opening hours ({', '.join(inside)}): "
+               "the day would end while citizens wait")
+
+
 def load(path: str | Path) -> SiteConfig:
     """Read and validate a site configuration file and the catalogue it names."""
     path = Path(path)
@@ -248,6 +262,7 @@ def from_dict(raw: dict, source: str = "<memory>", base_dir: Path | None = None)
     for t in types:
         if not any(t.prefix in w.serves for w in windows):
             c.fail("window", t.prefix, f"no window serves business type {t.prefix} ({t.name})")
+    _check_day_reset(c, site["day_reset"], hours, types, windows)
     priority, calls = _priority(c, raw), _calls(c, raw)
     ratings_enabled = _ratings_enabled(c, raw)
     follow_up_days = _follow_up_days(c, raw)
@@ -278,6 +293,8 @@ def _site_section(c: _Checker, raw: dict) -> dict[str, Any]:
         "address": address if isinstance(address, str) else "",
         "phone_enquiry": str(site.get("phone_enquiry", "")),
         "phone_complaint": str(site.get("phone_complaint", "")),
+        "stop_issuing_minutes": float(c.num(site, "stop_issuing_minutes", "site.stop_issuing_minutes", default=15,
+                                            minimum=0, maximum=240) or 0),
     }
 
 
@@ -379,7 +396,8 @@ def _priority(c: _Checker, raw: dict) -> PriorityPolicy:
         head_start_minutes=minutes("head_start_minutes", 30, 0, 600),
         max_wait_minutes=minutes("max_wait_minutes", 60, 1, 1440),
         skill_step_minutes=minutes("skill_step_minutes", 10, 0, 600),
-        line_step_minutes=minutes("line_step_minutes", 60, 0, 600),
+        line_step_minutes=minutes("line_step_minutes", 10, 0, 600),
+        line_cap_minutes=minutes("line_cap_minutes", 20, 0, 600),
     )
 
 

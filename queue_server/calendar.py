@@ -13,6 +13,7 @@ class HallCalendar:
         self.tz = ZoneInfo(site.timezone)
         self._reset = timedelta(hours=site.day_reset.hour, minutes=site.day_reset.minute)
         self._day_cache: tuple[float, float, str] = (0.0, -1.0, "")  # [start, end) -> day
+        self._spans_cache: dict[date, dict[int, tuple[tuple[float, float], ...]]] = {}
 
     def local(self, now: float) -> datetime:
         return datetime.fromtimestamp(now, self.tz)
@@ -58,3 +59,19 @@ class HallCalendar:
                 if start > now:
                     return start
         return None
+
+    def window_spans(self, number: int, now: float) -> tuple[tuple[float, float], ...]:
+        """The working spans (epoch seconds) of window `number` on the local date of `now`: its own
+        `hours` on days the site opens, else the site's hours."""
+        d = self.local(now).date()
+        by_window = self._spans_cache.get(d)
+        if by_window is None:
+            site_spans = self.site.hours_on(d.weekday())
+            by_window = {}
+            for w in self.site.windows:
+                spans = (w.hours if w.hours is not None else site_spans) if site_spans else ()
+                by_window[w.number] = tuple((self.at(d, s.start), self.at(d, s.end)) for s in spans)
+            if len(self._spans_cache) > 8:
+                self._spans_cache.clear()
+            self._spans_cache[d] = by_window
+        return by_window.get(number, ())

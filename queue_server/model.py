@@ -45,12 +45,14 @@ class Ticket:
     appointment_start: float | None = None  # the booked slot, for checked-in appointments
     appointment_ref: str | None = None
     channel: str = "kiosk"
+    not_before: float | None = None  # issued while no window served it: called after this time
     state: str = WAITING
     window: int | None = None  # the window it is called/served/held at
     target_window: int | None = None  # transferred to one window: only that window may call it
     calls: int = 0  # calls in the current calling (the first call plus recalls)
     requeues: int = 0
     transfers: int = 0
+    waited: float = 0.0  # seconds waited in line before the current visit (rank to call)
     first_called_at: float | None = None
     called_at: float | None = None
     started_at: float | None = None

@@ -119,6 +119,8 @@ class QueueServer:
     def process(self, messages: list[tuple[str, bytes]], resync: bool = False) -> None:
         """Handle one batch of (topic, payload) command messages, then publish what they changed."""
         batch = Batch(resync)
+        # The day rolls over on time, with or without commands (this runs at least once a second).
+        batch.events.extend((e, None) for e in self.engine.tick(self.clock()))
         for topic, payload in messages:
             self._handle(batch, topic, payload)
         if batch.requests or batch.events:

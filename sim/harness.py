@@ -116,6 +116,9 @@ class DayResult:
     aging_violations: int  # calls that passed over an overdue ticket the window could serve
     wall_seconds: float
     day_start: float  # local midnight of the simulated day (epoch seconds)
+    arrivals: int = 0  # citizens drawn for the day (all of them, measured or not)
+    service_s: float = 0.0  # their first visits' service seconds, summed (controls for the Erlang check)
+    ended_at: float = 0.0  # the last simulated moment (epoch seconds)
 
     def waits(self, pred=None) -> list[float]:
         return [t.wait for t in self.tickets
@@ -133,6 +136,7 @@ class Simulation:
         self.site = site
         self.profile = profile
         self.engine = Engine(site, always_open=profile.always_open)
+        self.engine.estimates = estimates
         if line_step is not None:
             self.engine.dispatch.line_step = line_step * 60.0
         self.calendar = self.engine.calendar
@@ -227,34 +231,42 @@ class Simulation:
                     if groups and rng.random() < p.priority_share:
                         c.priority_group = rng.choice(groups)
                     self.citizens.append(c)
-        # Appointments: one-hour slots through the opening hours; citizens check in around the slot.
         if p.appointments_per_hour > 0:
-            spans = self.site.hours_on(self.day.weekday())
-            total = sum(weights.values())
-            mix = [(pre, w / total) for pre, w in sorted(weights.items())]
-            n = 0
-            for s in spans:
-                slot = s.start.hour + s.start.minute / 60
-                end = s.end.hour + s.end.minute / 60
-                while slot + 0.5 <= end:
-                    k = _poisson(rng, p.appointments_per_hour * min(1.0, end - slot))
-                    for _ in range(k):
-                        r, acc = rng.random(), 0.0
-                        pre = mix[-1][0]
-                        for q, share in mix:
-                            acc += share
-                            if r < acc:
-                                pre = q
-                                break
-                        start = self.hour(slot)
-                        arrival = start + rng.uniform(-15 * 60, 10 * 60)
-                        arrival = min(max(arrival, self.hour(s.start.hour + s.start.minute / 60)), self.hour(end) - 60)
-                        item, service = service_of(pre)
-                        n += 1
-                        self.citizens.append(Citizen(arrival=arrival, business_type=pre, service=service, item=item,
-                                                     appointment=start, ref=f"apt-{n}"))
-                    slot += 1.0
+            self._make_appointments(weights, service_of)
         self.citizens.sort(key=lambda c: c.arrival)
+        self._draw_behaviour(prefixes)
+
+    def _make_appointments(self, weights: dict[str, float], service_of) -> None:
+        """One-hour slots through the opening hours; citizens check in around their slot."""
+        rng, p = self.citizen_rng, self.profile
+        spans = self.site.hours_on(self.day.weekday())
+        total = sum(weights.values())
+        mix = [(pre, w / total) for pre, w in sorted(weights.items())]
+        n = 0
+        for s in spans:
+            slot = s.start.hour + s.start.minute / 60
+            end = s.end.hour + s.end.minute / 60
+            while slot + 0.5 <= end:
+                k = _poisson(rng, p.appointments_per_hour * min(1.0, end - slot))
+                for _ in range(k):
+                    r, acc = rng.random(), 0.0
+                    pre = mix[-1][0]
+                    for q, share in mix:
+                        acc += share
+                        if r < acc:
+                            pre = q
+                            break
+                    start = self.hour(slot)
+                    arrival = start + rng.uniform(-15 * 60, 10 * 60)
+                    arrival = min(max(arrival, self.hour(s.start.hour + s.start.minute / 60)), self.hour(end) - 60)
+                    item, service = service_of(pre)
+                    n += 1
+                    self.citizens.append(Citizen(arrival=arrival, business_type=pre, service=service, item=item,
+                                                 appointment=start, ref=f"apt-{n}"))
+                slot += 1.0
+
+    def _draw_behaviour(self, prefixes: list[str]) -> None:
+        rng, p = self.citizen_rng, self.profile
         for c in self.citizens:
             # Behaviour is drawn for every citizen in the same order, so runs stay comparable.
             r_absent, r_back, r_transfer, r_hold = rng.random(), rng.random(), rng.random(), rng.random()
@@ -482,7 +494,11 @@ class Simulation:
     def _transfer(self, clerk: Clerk, tid: str) -> None:
         c = self.by_ticket[tid]
         reply = self.at(clerk, "transfer", to_business_type=c.transfer_to)
-        assert reply["ok"], reply
+        if not reply["ok"]:  # nobody serves that type again today: the clerk finishes the visit
+            assert reply["error"]["code"] == "transfer_target_closed", reply
+            c.transfer_to = None
+            self.push(self.now + 0.7 * c.service, FINISH, clerk, tid)
+            return
         c.phase = 1
         self._free(clerk)
         self._offer(c.transfer_to)
@@ -525,7 +541,8 @@ class Simulation:
                                     c.appointment is not None, c.estimate, c.naive, c.ahead, measured))
         windows = {n: {"busy_s": k.busy, "staffed_s": k.staffed, "served": k.served, "serves": list(k.serves)}
                    for n, k in self.clerks.items()}
-        return DayResult(out, windows, self.commands, self.violations, wall, self.midnight)
+        return DayResult(out, windows, self.commands, self.violations, wall, self.midnight,
+                         len(self.citizens), sum(c.service for c in self.citizens), self.now)
 
 
 def _poisson(rng: random.Random, lam: float) -> int:

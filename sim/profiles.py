@@ -114,7 +114,9 @@ def hall_dict(windows: list[list[str]], prefixes=PREFIXES, service_minutes: dict
               skill_step: float = 10, head_start: float = 30, max_wait: float = 60,
               groups: tuple[str, ...] = ("military", "elderly", "pregnant", "disabled"),
               missed: str = "requeue", ratings: bool = True, site_id: str = "sim-hall",
-              hours: list[str] | None = None, window_hours: dict[int, list[str]] | None = None) -> dict:
+              hours: list[str] | None = None, window_hours: dict[int, list[str]] | None = None,
+              line_step: float | None = None, line_cap: float | None = None,
+              kinds: dict[int, str] | None = None) -> dict:
     """The raw configuration (same shape as the TOML) of a hall with the given windows' skills."""
     service_minutes = service_minutes or {p: 8 for p in prefixes}
     raw = {
@@ -131,6 +133,12 @@ def hall_dict(windows: list[list[str]], prefixes=PREFIXES, service_minutes: dict
     }
     for number, spans in (window_hours or {}).items():
         raw["window"][number - 1]["hours"] = spans
+    for number, kind in (kinds or {}).items():
+        raw["window"][number - 1]["kind"] = kind
+    if line_step is not None:
+        raw["priority"]["line_step_minutes"] = line_step
+    if line_cap is not None:
+        raw["priority"]["line_cap_minutes"] = line_cap
     return raw
 
 
@@ -162,6 +170,12 @@ def dedicated_skills(n_windows: int, prefixes=PREFIXES) -> list[list[str]]:
 
 def pooled_skills(n_windows: int, prefixes=PREFIXES) -> list[list[str]]:
     return [list(prefixes) for _ in range(n_windows)]
+
+
+def pooled_like(skills: list[list[str]], prefixes=PREFIXES) -> list[list[str]]:
+    """The same hall fully pooled: every window serves every type, its own skills first in its own
+    order (so the rule's skill preferences are the same as in `skills`), then the others."""
+    return [list(s) + [p for p in prefixes if p not in s] for s in skills]
 
 
 def city_site() -> SiteConfig:

@@ -126,3 +126,14 @@ def test_accounts_store_only_hashes(tmp_path):
     with pytest.raises(AccountError):
         accounts.add("qian", "clerk", password="short")
     assert not check_secret("x", "plain-text")
+
+
+def test_pages_load_nothing_from_outside_the_console():
+    """Halls have no internet: every script, style and picture is served by the console itself."""
+    import re
+    from pathlib import Path
+    static = Path(__file__).resolve().parent.parent / "console" / "static"
+    for path in static.iterdir():
+        text = path.read_text(encoding="utf-8")
+        assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", text), path.name
+        assert not re.search(r"""(fetch|EventSource)\(\s*["']https?://""", text), path.name

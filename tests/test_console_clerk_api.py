@@ -47,6 +47,7 @@ def refused(response, code):
 def test_call_a_number_hold_it_call_it_back_and_transfer_it_to_a_window(stack):
     a1, a2 = stack.issue("A", 2)
     engine = stack.server.engine
+    assert stack.clerk_client().window("sign_in", 6, "zhou")["ok"]  # a transfer goes to an open window
     with clerk(stack, "wang", 2) as act:
         assert ok(act("call", ticket=a2.lower()))["ticket"]["number"] == a2  # typed in lower case
         ok(act("hold", note="fetching a copy of the ID"))
@@ -58,6 +59,9 @@ def test_call_a_number_hold_it_call_it_back_and_transfer_it_to_a_window(stack):
         t = engine.tickets[engine.by_number[a2]]
         assert t.target_window == 6 and t.state == "waiting"
         assert ok(act("call_next"))["ticket"]["number"] == a1
+        refused(act("no_show"), "calls_left")  # the server wants the citizen called three times first
+        ok(act("recall"))
+        ok(act("recall"))
         ok(act("no_show"))
 
 

@@ -32,6 +32,12 @@ class Hall:
     def at(self, window, command, **args):
         return self.do(command, window=window, clerk=f"c{window}", **args)
 
+    def no_show(self, window):
+        """Recall until the site's call limit, then mark the no-show (refused any earlier)."""
+        while self.at(window, "recall")["ok"]:
+            pass
+        return self.at(window, "no_show")
+
     def next(self, window):
         reply = self.at(window, "call_next")
         assert reply["ok"], reply
@@ -76,13 +82,13 @@ def test_a_window_takes_its_second_business_once_it_has_waited_a_skill_step_long
 
 
 def test_a_window_helps_the_line_that_is_falling_behind():
-    # Window 1 serves A first, then B. Five people wait for B (served by one window),
-    # one for A: the B line's pressure outweighs the window's preference.
-    h = make([["A", "B"], ["B"]], skill_step=10)
+    # Window 1 serves A first, then B. Five people wait for B (two open windows serve it), one for
+    # A (one window): B's pressure, 5/2 x 10 = 20 minutes, outweighs A's 10 and the 5-minute skill step.
+    h = make([["A", "B"], ["B"]], skill_step=5, line_step=10, line_cap=20)
     for _ in range(5):
         h.take("B")
     h.take("A")
-    h.open(1)
+    h.open(1, 2)
     assert h.next(1) == "B001"
 
 
@@ -147,10 +153,10 @@ def test_a_missed_citizen_comes_back_three_places_later_then_is_void():
         h.wait(1)
     h.open(1)
     assert h.at(1, "call_next")["ticket"]["number"] == "A001"
-    assert h.at(1, "no_show")["ticket"]["state"] == "waiting"
+    assert h.no_show(1)["ticket"]["state"] == "waiting"
     assert [h.next(1) for _ in range(3)] == ["A002", "A003", "A004"]
     assert h.at(1, "call_next")["ticket"]["number"] == "A001"
-    assert h.at(1, "no_show")["ticket"]["state"] == "missed"
+    assert h.no_show(1)["ticket"]["state"] == "missed"
 
 
 def test_a_missed_citizen_is_void_where_the_hall_says_so():
@@ -158,7 +164,7 @@ def test_a_missed_citizen_is_void_where_the_hall_says_so():
     h.take("A")
     h.open(1)
     h.at(1, "call_next")
-    assert h.at(1, "no_show")["ticket"]["state"] == "missed"
+    assert h.no_show(1)["ticket"]["state"] == "missed"
 
 
 def test_a_held_citizen_is_called_back_by_the_same_clerk_while_others_are_served():

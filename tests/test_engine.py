@@ -44,6 +44,12 @@ class Hall:
     def at(self, window, command, **args):
         return self.do(command, window=window, clerk=f"clerk{window}", **args)
 
+    def no_show(self, window):
+        """Recall until the site's call limit, then mark the no-show (refused any earlier)."""
+        while self.at(window, "recall")["ok"]:
+            pass
+        return self.at(window, "no_show")
+
 
 @pytest.fixture
 def hall(county):
@@ -90,8 +96,11 @@ def test_a_ticket_shows_people_ahead_and_an_estimated_wait(hall):
     assert waits[0] == 0 and waits == sorted(waits) and waits[3] > waits[1]
 
 
-def test_no_window_open_means_no_estimate(hall):
-    assert hall.take("F")["estimated_wait_min"] is None
+def test_with_no_clerk_signed_in_the_estimate_counts_from_the_next_opening(hall):
+    # 09:00, nobody signed in: window 12 (F) is next due at 13:30, after lunch; window 11 is absent now.
+    assert hall.take("F")["estimated_wait_min"] == 270.0
+    hall.now = local_time(2026, 11, 23, 17, 0)  # both F windows' last spans are under way: no one comes
+    assert hall.engine.forecast(hall.now).peek("F", hall.now) is None
 
 
 def test_recalls_are_capped_then_the_clerk_marks_a_no_show(hall):
@@ -111,12 +120,12 @@ def test_a_missed_ticket_goes_back_three_places_once_then_is_void(hall):
         hall.wait(1)
     hall.open(2)
     hall.at(2, "call_next")
-    assert hall.at(2, "no_show")["ticket"]["state"] == "waiting"
+    assert hall.no_show(2)["ticket"]["state"] == "waiting"
     called = []
     for _ in range(6):
         called.append(hall.at(2, "call_next")["ticket"]["number"])
         if called[-1] == "A001":
-            assert hall.at(2, "no_show")["ticket"]["state"] == "missed"
+            assert hall.no_show(2)["ticket"]["state"] == "missed"
         else:
             hall.at(2, "finish")
     assert called[:4] == ["A002", "A003", "A004", "A001"]
@@ -129,7 +138,7 @@ def test_a_missed_ticket_is_void_where_the_site_says_so(village):
     hall.take("A")
     hall.open(1)
     hall.at(1, "call_next")
-    assert hall.at(1, "no_show")["ticket"]["state"] == "missed"
+    assert hall.no_show(1)["ticket"]["state"] == "missed"
 
 
 def test_a_transferred_ticket_keeps_its_place(hall):
@@ -151,10 +160,12 @@ def test_a_ticket_transferred_to_a_window_is_called_only_there(hall):
     hall.take("A")
     hall.open(2)
     hall.open(3)
-    hall.at(2, "call_next")
-    hall.at(2, "transfer", to_window=12)
-    assert hall.at(3, "call_next")["error"]["code"] == "queue_empty"
     hall.open(12)
+    hall.at(12, "pause", reason="break")
+    hall.at(2, "call_next")
+    assert hall.at(2, "transfer", to_window=12)["ok"]  # paused, but signed in
+    assert hall.at(3, "call_next")["error"]["code"] == "queue_empty"
+    hall.at(12, "resume")
     assert hall.at(12, "call_next")["ticket"]["number"] == "A001"
 
 

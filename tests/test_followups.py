@@ -13,7 +13,7 @@ from tests.test_engine import Hall
 
 def served_and_finished(hall, window=2, clerk="wang"):
     hall.ok("sign_in", window=window, clerk=clerk)
-    t = hall.take("A")
+    t = hall.take("A", item="CB-01")
     hall.ok("call_next", window=window, clerk=clerk)
     hall.ok("start", window=window, clerk=clerk)
     hall.wait(6)
@@ -39,6 +39,9 @@ def test_a_good_rating_opens_no_case(county):
     t = served_and_finished(hall)
     assert hall.ok("rate", ticket=t["number"], score=4, window=2)["follow_up"] is False
     assert not [e for e in hall.events if e["type"] == "follow_up_opened"]
+    (rated,) = [e for e in hall.events if e["type"] == "ticket_rated"]
+    assert (rated["ticket"], rated["window"], rated["clerk"], rated["item"], rated["score"]) == \
+        (t["id"], 2, "wang", "CB-01", 4)  # stored against ticket, item, window and clerk
 
 
 def test_only_the_window_that_served_the_visit_may_rate_it_and_only_once(county):

@@ -9,6 +9,8 @@ const ow = (function () {
     hall_unavailable: "连接不到叫号服务器，操作未执行 · The queue server cannot be reached: nothing was done",
     queue_empty: "本窗口暂无等候的人 · Nobody is waiting for this window",
     recall_limit: "已达最多呼叫次数：请按“过号”或“开始办理” · Recall limit reached: mark a no-show or start",
+    calls_left: "请先重呼到规定次数再按过号 · Recall the ticket before marking a no-show",
+    transfer_target_closed: "转移目标窗口无人或今天无窗口办理该业务 · Nobody can take the transfer there: choose an open window or another business type",
     window_busy: "请先办结、转移或挂起当前号 · Finish, transfer or hold the current ticket first",
     window_paused: "窗口已暂停：请先恢复 · The window is paused: resume first",
     window_closed: "窗口已关闭：请重新登录 · The window is closed: sign in again",
