@@ -11,7 +11,8 @@ worked out by hand in tests/test_reports.py from this script:
   12   window 4 calls B001, starts; 15 finishes (3 min), rated 1 (a bad rating)
   20   window 4 calls B002                         (waited 20 min); 21 starts; 31 finishes (10 min)
   40   window 2 calls A002                         (waited 40 min: over a 30 min target)
-  42   no-show: A002 is requeued (county policy); 45 called again; 47 no-show: missed (void)
+  41, 41.5 recalled (3 calls); 42 no-show: A002 is requeued (county policy); 45 called again,
+       46, 46.5 recalled; 47 no-show: missed (void)
   45   issue D001; 50 cancelled by the citizen (never called)
   65   issue A003 (10:05); 85 window 2 calls it    (waited 20 min); starts; 93 finishes (8 min), rated 4
   Tue 09:00 issue A001; wang signs in at 2; 09:10 calls (10 min), starts; 09:15 finishes (5 min)
@@ -96,9 +97,13 @@ def build_fixture_day(db: Path, county, village, clock) -> None:
     d.at(21)("start", **w4)
     d.at(31)("finish", **w4)
     d.at(40)("call", ticket="A002", **w2)
+    d.at(41)("recall", **w2)
+    d.at(41.5)("recall", **w2)  # the third call: now a no-show may be marked
     d.at(42)("no_show", **w2)
     d.at(45)("call", ticket="A002", **w2)
     d("issue", business_type="D")
+    d.at(46)("recall", **w2)
+    d.at(46.5)("recall", **w2)
     d.at(47)("no_show", **w2)
     d.at(50)("cancel", ticket="D001")
     d.at(65)("issue", business_type="A")
