@@ -14,6 +14,7 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
 from onewindow.broker import BrokerSettings
+from onewindow import PROTOCOL_VERSION
 
 
 class ThreadedClient:
@@ -45,7 +46,7 @@ class ThreadedClient:
 
 
 class Echo:
-    """Answers requests `{"v":1,"request_id":..,"reply_to":..}` with `{"v":1,"request_id":..,"ok":true}`,
+    """Answers requests `{"v":2,"request_id":..,"reply_to":..}` with `{"v":2,"request_id":..,"ok":true}`,
     optionally writing each batch to SQLite first (a server's cost)."""
 
     def __init__(self, qos: int, db_path: str | None):
@@ -66,7 +67,7 @@ class Echo:
             try:
                 req = json.loads(payload)
                 rows.append((req["request_id"], req["reply_to"], time.time()))
-                replies.append((req["reply_to"], json.dumps({"v": 1, "request_id": req["request_id"], "ok": True})))
+                replies.append((req["reply_to"], json.dumps({"v": PROTOCOL_VERSION, "request_id": req["request_id"], "ok": True})))
             except (ValueError, KeyError, TypeError):
                 continue
         if self.db is not None and rows:

@@ -2,8 +2,8 @@
 pipelined load generator that runs in its own processes.
 
 The protocol is the server's (docs: bench/README.md): a request is published with QoS 1 to
-`onewindow/{site}/cmd/issue` as `{"v":1,"request_id":..,"reply_to":"onewindow/{site}/reply/<client>",..}`;
-the reply arrives on `reply_to`. The echo responder answers `{"v":1,"request_id":..,"ok":true}` the same
+`onewindow/{site}/cmd/{client}/issue` as `{"v":2,"request_id":..,"reply_to":"onewindow/{site}/reply/<client>",..}`;
+the reply arrives on `reply_to`. The echo responder answers `{"v":2,"request_id":..,"ok":true}` the same
 way, so "bare broker" and "server" figures are comparable.
 
     python -m bench.mqtt_load patterns      # compare echo threading patterns and QoS 0/1
@@ -30,6 +30,7 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
 from broker.mosquitto import ManagedBroker
+from onewindow import PROTOCOL_VERSION
 from onewindow.broker import BrokerSettings
 from bench.echo import Echo, ThreadedClient
 from onewindow.mqtt import MqttTransport
@@ -41,8 +42,9 @@ ECHO_PATTERNS = ("network", "worker", "select")
 MAX_SECONDS = 600  # no benchmark process lives longer than this
 
 
-def cmd_topic(site: str, command: str = "issue") -> str:
-    return Topics(site).cmd(command)
+def cmd_topic(site: str, client: str = "+", command: str = "issue") -> str:
+    """`cmd/{client}/{command}`; the echo subscribes with client "+" (protocol 2: sender in the topic)."""
+    return Topics(site).cmd(command, client)
 
 
 def reply_topic(site: str, client_id: str) -> str:
@@ -182,10 +184,11 @@ def measure_rtt(settings: BrokerSettings, site: str, samples: int = 2000, warmup
             if time.monotonic() > deadline:
                 break
             rid = f"{client_id}-{i}"
-            body = json.dumps({"v": 1, "request_id": rid, "reply_to": reply_to, "business_type": business_type})
+            body = json.dumps({"v": PROTOCOL_VERSION, "request_id": rid, "reply_to": reply_to,
+                               "business_type": business_type})
             replies.clear()
             t0 = time.perf_counter()
-            c.publish(cmd_topic(site), body, qos=qos)
+            c.publish(cmd_topic(site, client_id), body, qos=qos)
             answered = False
             while time.monotonic() < deadline:
                 c.loop(0.05)
@@ -242,9 +245,10 @@ def run_load(settings: BrokerSettings, site: str, clients: int, inflight: int, w
         state["sent"] += 1
         rid = f"{conn['id']}-{conn['seq']}"
         bt = business_types[conn["seq"] % len(business_types)]
-        body = json.dumps({"v": 1, "request_id": rid, "reply_to": conn["reply_to"], "business_type": bt})
+        body = json.dumps({"v": PROTOCOL_VERSION, "request_id": rid, "reply_to": conn["reply_to"],
+                           "business_type": bt})
         conn["outstanding"][rid] = time.perf_counter()
-        conn["client"].publish(cmd_topic(site), body, qos=qos)
+        conn["client"].publish(cmd_topic(site, conn["id"]), body, qos=qos)
 
     for i in range(clients):
         conns.append(make(i))

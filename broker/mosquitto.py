@@ -19,9 +19,14 @@ import stat
 import subprocess
 import threading
 import time
+import ipaddress
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from onewindow.broker import BrokerSettings, free_port, port_open
+
+if TYPE_CHECKING:
+    from broker.security import SecurityFiles
 
 log = logging.getLogger("onewindow.broker")
 
@@ -103,16 +108,37 @@ def _run_as(state_dir: Path) -> str | None:
     return "root"
 
 
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
 def write_config(state_dir: Path, port: int, host: str = "127.0.0.1", max_queued: int = 100_000,
-                 autosave_seconds: int = 5) -> Path:
-    """Write `mosquitto.conf` for a zero-config local site into `state_dir`; returns its path."""
+                 autosave_seconds: int = 5, security: "SecurityFiles | None" = None,
+                 tls_port: int | None = None) -> Path:
+    """Write `mosquitto.conf` into `state_dir`; returns its path.
+
+    With `security` (broker/security.py): no anonymous clients, passwords and the ACL on every listener,
+    the plain listener on 127.0.0.1 only and, with `tls_port`, a TLS listener on `host` with the site's
+    certificate. Without it (tests, development): anonymous access, and only on a loopback address.
+    """
+    if security is None and not _is_loopback(host):
+        raise BrokerError(f"refusing to listen on {host} with anonymous access and no TLS: anyone on the "
+                          "network could run the queue. Generate credentials (`onewindow credentials`) and "
+                          "run the broker locked down, or listen on 127.0.0.1.")
     state_dir.mkdir(parents=True, exist_ok=True)
     (state_dir / "persistence").mkdir(exist_ok=True)
     user = _run_as(state_dir)
+    if security is None:
+        listeners = [f"listener {port} {host}", "allow_anonymous true"]  # loopback only (checked above)
+    else:
+        from broker.security import mosquitto_lines
+        listeners = mosquitto_lines(security, port, tls_port, host)
     lines = [
         "# Written by `onewindow broker`; rewritten on every start. Edit the command's options instead.",
-        f"listener {port} {host}",
-        "allow_anonymous true",               # a local site with no accounts: loopback only by default
+        *listeners,
         "set_tcp_nodelay true",               # without it QoS 1 round trips take 40-90 ms (Nagle)
         f"max_queued_messages {max_queued}",  # the default 1000 drops messages in a burst
         "max_inflight_messages 100",
@@ -145,10 +171,20 @@ class ManagedBroker:
 
     def __init__(self, state_dir: str | os.PathLike = DEFAULT_STATE_DIR, port: int = 0,
                  host: str = "127.0.0.1", mosquitto: str | None = None,
-                 min_backoff: float = 0.1, max_backoff: float = 10.0, autosave_seconds: int = 5):
+                 min_backoff: float = 0.1, max_backoff: float = 10.0, autosave_seconds: int = 5,
+                 security: "SecurityFiles | None" = None, tls_port: int | None = None):
         self.state_dir = Path(state_dir)
+        self.security = security
         self.host = host
-        self.port = port or free_port(host)
+        if security is not None:  # passwords everywhere; plain on loopback, TLS on `host`
+            self.tls_host, self.host = host, "127.0.0.1"
+            self.tls_port = tls_port if tls_port is not None else free_port(self.host)
+        else:
+            self.tls_host, self.tls_port = None, None
+        if security is None and not _is_loopback(host):
+            raise BrokerError(f"refusing to listen on {host} with anonymous access and no TLS: generate "
+                              "credentials (`onewindow credentials`) and run the broker locked down")
+        self.port = port or free_port(self.host)
         self.binary = find_mosquitto(mosquitto)
         self.min_backoff, self.max_backoff = min_backoff, max_backoff
         self.autosave_seconds = autosave_seconds
@@ -168,6 +204,23 @@ class ManagedBroker:
     @property
     def settings(self) -> BrokerSettings:
         return BrokerSettings(host=self.host, port=self.port)
+
+    @property
+    def tls_url(self) -> str | None:
+        return f"mqtts://{self.tls_host}:{self.tls_port}" if self.tls_port else None
+
+    def settings_for(self, user: str, tls: bool = False) -> BrokerSettings:
+        """How device `user` reaches this (locked-down) broker: its credentials, plain or TLS."""
+        if self.security is None:
+            raise BrokerError("this broker has no credentials: it was started without security files")
+        password = self.security.password(user)
+        if password is None:
+            raise BrokerError(f"no credentials for {user} in {self.security.directory}")
+        if tls:
+            host = "127.0.0.1" if self.tls_host in ("0.0.0.0", "::") else self.tls_host
+            return BrokerSettings(host=host, port=self.tls_port, username=user, password=password, tls=True,
+                                  ca=str(self.security.ca))
+        return BrokerSettings(host=self.host, port=self.port, username=user, password=password)
 
     @property
     def pid(self) -> int | None:
@@ -194,8 +247,9 @@ class ManagedBroker:
         """Write the configuration, start mosquitto and return once the port accepts connections."""
         if self._thread is not None:
             raise BrokerError("the broker is already started")
-        self.conf_path = write_config(self.state_dir, self.port, self.host,
-                                      autosave_seconds=self.autosave_seconds)
+        self.conf_path = write_config(self.state_dir, self.port, self.tls_host or self.host,
+                                      autosave_seconds=self.autosave_seconds, security=self.security,
+                                      tls_port=self.tls_port)
         self._stop_leftover()
         self._stopping = False
         self._thread = threading.Thread(target=self._supervise, name="mosquitto-supervisor", daemon=True)
@@ -295,8 +349,20 @@ class ManagedBroker:
                 self._lock.wait_for(lambda: self._stopping, timeout=delay)
             delay = min(delay * 2, self.max_backoff)
 
+    def _ports(self) -> list[tuple[str, int]]:
+        ports = [(self.host, self.port)]
+        if self.tls_port:
+            ports.append((self.tls_host, self.tls_port))
+        return ports
+
     def _spawn(self) -> bool:
-        """Start one mosquitto process and wait until its port accepts connections."""
+        """Start one mosquitto process and wait until IT listens on its ports (not another process)."""
+        taken = [f"{h}:{p}" for h, p in self._ports() if not port_free(h, p)]
+        if taken:
+            with open(self.log_path, "ab") as logfile:
+                logfile.write(f"onewindow: port {', '.join(taken)} is taken by another process "
+                              "(another broker?): not starting mosquitto\n".encode())
+            return False
         with open(self.log_path, "ab") as logfile:
             proc = subprocess.Popen(
                 [self.binary, "-c", str(self.conf_path)], stdin=subprocess.DEVNULL, stdout=logfile,
@@ -308,7 +374,7 @@ class ManagedBroker:
         while time.monotonic() < deadline and not self._stopping:
             if proc.poll() is not None:
                 return False
-            if port_open(self.host, self.port):
+            if all(listens(proc.pid, p) for _, p in self._ports()):
                 with self._lock:
                     self._generation += 1
                     self._failure = None
@@ -340,3 +406,44 @@ class ManagedBroker:
         except OSError:
             return "(no log)"
         return "\n".join(text.splitlines()[-lines:])
+
+
+def port_free(host: str, port: int) -> bool:
+    """Whether `host:port` can be bound now (nobody listens there)."""
+    import socket
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as mosquitto does: TIME_WAIT is fine
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def listens(pid: int, port: int) -> bool:
+    """Whether process `pid` itself has a listening TCP socket on `port` (Linux /proc; elsewhere: the
+    port accepts connections). A broker must not report ready on a port another process holds."""
+    try:
+        inodes = set()
+        for name in ("tcp", "tcp6"):
+            try:
+                lines = Path(f"/proc/net/{name}").read_text().splitlines()[1:]
+            except OSError:
+                continue
+            for line in lines:
+                f = line.split()
+                if f[3] == "0A" and int(f[1].rsplit(":", 1)[1], 16) == port:
+                    inodes.add(f[9])
+        fds = Path(f"/proc/{pid}/fd")
+        if not fds.exists():
+            return port_open("127.0.0.1", port)
+        for fd in fds.iterdir():
+            try:
+                link = os.readlink(fd)
+            except OSError:
+                continue
+            if link.startswith("socket:[") and link[8:-1] in inodes:
+                return True
+        return False
+    except OSError:
+        return port_open("127.0.0.1", port)

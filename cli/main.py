@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 
 from onewindow import __version__
@@ -22,6 +23,8 @@ COMMAND_MODULES = [
     "sim.cli",
     "console.command",
     "clerk.command",
+    "queue_server.backup_command",
+    "broker.credentials_command",
 ]
 
 
@@ -32,18 +35,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"onewindow {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
+    parser.add_argument("--log-file", default=os.environ.get("ONEWINDOW_LOG_FILE"), metavar="FILE",
+                        help="also log to FILE, rotated at 10 MB, 5 old files kept (env ONEWINDOW_LOG_FILE)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)
     return parser
 
 
-def setup_logging(verbose: bool = False) -> None:
+def setup_logging(verbose: bool = False, log_file: str | None = None) -> None:
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
     )
+    if log_file:
+        from onewindow.logsafe import add_rotating_file
+        add_rotating_file(log_file)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    setup_logging(args.verbose)
+    setup_logging(args.verbose, args.log_file)
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:

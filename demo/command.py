@@ -9,6 +9,7 @@ import threading
 import time
 from pathlib import Path
 
+from broker import security
 from broker.mosquitto import BrokerError, ManagedBroker
 from demo.hall import SimulatedHall
 from demo.view import HallView, render, summary_line
@@ -56,16 +57,19 @@ def run(args: argparse.Namespace) -> int:
     logging.getLogger("onewindow.mqtt").setLevel(logging.WARNING)  # thirty clients connecting is not news
     running: list = []  # what to stop at the end, in reverse order
     try:
-        settings = _broker(args, state, running)
-        if settings is None:
+        hall_broker = _broker(args, site, state, running)
+        if hall_broker is None:
             return 1
-        server = ServerChild(settings.url, state / f"{site.site_id}.db", site.source, log_path=state / "server.log")
+        settings_for, server_args = hall_broker
+        settings = settings_for("demo-view", "display")
+        server = ServerChild(settings.url, state / f"{site.site_id}.db", site.source, log_path=state / "server.log",
+                             extra_args=server_args)
         running.append(server.start())
         view_transport = MqttTransport(settings, site.site_id, "demo-view", role="display")
         view = HallView(view_transport, site.site_id)
         running.append(view_transport.start())
-        sim = SimulatedHall(site, lambda client_id, role: MqttTransport(settings, site.site_id, client_id,
-                                                                          role=role).start(),
+        sim = SimulatedHall(site, lambda client_id, role: MqttTransport(settings_for(client_id, role), site.site_id,
+                                                                          client_id, role=role).start(),
                             speed=args.speed, windows=args.windows, seed=args.seed, printing=not args.no_printers)
         running.append(sim)
         sim.start()
@@ -91,17 +95,41 @@ def _log_to_file(path: Path) -> None:
     root.addHandler(file_handler)
 
 
-def _broker(args: argparse.Namespace, state: Path, running: list) -> BrokerSettings | None:
-    """The broker named by --broker, or a managed Mosquitto started now (None: it could not start)."""
+def _broker(args: argparse.Namespace, site, state: Path, running: list):
+    """(settings_for(client_id, role), extra server arguments), or None if the broker could not start.
+
+    The managed broker runs locked down (docs/SECURITY.md): each simulated device connects with its own
+    credentials from the site's device registry, and the server checks roles. With --broker (a broker
+    of your own, assumed open) the server runs with --open."""
     if args.broker:
-        return BrokerSettings.from_url(args.broker)
+        settings = BrokerSettings.from_url(args.broker)
+        return (lambda client_id, role: settings), ["--open"]
+    files = security.generate(site, state / "broker" / "security")
     try:
-        broker = ManagedBroker(state / "broker", port=args.port).start()
+        broker = ManagedBroker(state / "broker", port=args.port, security=files).start()
     except BrokerError as exc:
         print(f"cannot start the demo's broker: {exc}", file=sys.stderr)
         return None
     running.append(broker)
-    return broker.settings
+    devices = security.registry(site)
+
+    def device_for(client_id: str, role: str) -> str:
+        """The registry device a simulated kiosk, clerk or the view connects as."""
+        n = int(client_id.rsplit("-", 1)[1]) if client_id.rsplit("-", 1)[-1].isdigit() else 1
+        if role == "kiosk":
+            kiosks = [d.id for d in devices if d.role == "kiosk"]
+            return f"kiosk-{n}" if f"kiosk-{n}" in kiosks else kiosks[(n - 1) % len(kiosks)]
+        if role == "clerk":
+            for d in devices:
+                if d.role == "window" and n in d.windows:
+                    return d.id
+            return next(d.id for d in devices if d.role in ("console", "manager"))
+        return next((d.id for d in devices if d.role == "display"),
+                    next(d.id for d in devices if d.role == "manager"))
+
+    server_file = files.device_file(security.server_user(site.site_id))
+    return (lambda client_id, role: broker.settings_for(device_for(client_id, role))), \
+        ["--credentials", str(server_file)]
 
 
 def _show(view: HallView, sim: SimulatedHall, stop: threading.Event, duration: float, interactive: bool) -> None:

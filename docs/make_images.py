@@ -7,16 +7,19 @@ so the README never shows something the code no longer prints.
 """
 from __future__ import annotations
 
+import dataclasses
 import sys
+from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from hardware.fakes.printer import FakePrinter  # noqa: E402
+from hardware.printing import layouts  # noqa: E402
 from hardware.printing.config import PrinterProfile  # noqa: E402
 from hardware.printing.render import render  # noqa: E402
-from hardware.printing.samples import sample_documents  # noqa: E402
+from hardware.printing.samples import sample_documents, sample_ticket  # noqa: E402
 from onewindow import config  # noqa: E402
 
 # (file name, language, paper mm, text mode, which documents: indexes into ticket / slip / refusal)
@@ -34,14 +37,25 @@ def main(out_dir: Path = ROOT / "docs" / "images") -> list[Path]:
     site = config.load(config.sample_path("county-hall"))
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, lang, paper, mode, index in PICTURES:
-        doc = sample_documents(site, None, lang, paper, refusal=True)[index]
-        fake = FakePrinter(paper, chinese_font=mode == "gb18030")
-        fake.feed(render(doc, PrinterProfile(paper, mode, native_qr=True, cutter=True)))
+    docs = [(name, mode, sample_documents(site, None, lang, paper, refusal=True)[index])
+            for name, lang, paper, mode, index in PICTURES]
+    docs.append(("ticket-zh-80mm-lunch-break.png", "gb18030", lunch_break_ticket(site)))
+    for name, mode, doc in docs:
+        fake = FakePrinter(doc.paper_mm, chinese_font=mode == "gb18030")
+        fake.feed(render(doc, PrinterProfile(doc.paper_mm, mode, native_qr=True, cutter=True)))
         path = out_dir / name
         fake.save_png(path)
         written.append(path)
     return written
+
+
+def lunch_break_ticket(site):
+    """A ticket taken at 12:10, when its windows are closed until 13:30, at a hall with a public address:
+    it says when it will be called, and its QR code opens the ticket's page."""
+    site = dataclasses.replace(site, public_url="https://ybj.example.gov.cn/hall")
+    t = sample_ticket(site, site.catalogue.longest_item(), now=datetime(2026, 11, 23, 12, 10, tzinfo=site.tz))
+    t["called_after"] = "2026-11-23T13:30:00+08:00"
+    return layouts.ticket(site, t, "zh", 80)
 
 
 if __name__ == "__main__":

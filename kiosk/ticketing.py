@@ -1,16 +1,30 @@
-"""The kiosk's ticket flow: issue, print, and never show a ticket as issued when it was not printed.
+"""The kiosk's ticket flow: issue, print, and never a double ticket nor a lying paper.
 
-    desk = TicketDesk(site, client, printer=PrintStation(...), fallback=PrintStation(...), kiosk_id="kiosk-1")
+    desk = TicketDesk(site, client, printer=PrintStation(...), fallback=PrintStation(...), kiosk_id="kiosk-1",
+                      outbox_path=var_dir / "kiosk-1-cancels.jsonl")
     outcome = desk.take_ticket("A", item="CB-01", lang="zh")
-    outcome.status        # issued | refused | print_failed | unavailable
+    outcome.status        # issued | refused | print_failed | uncertain | unavailable
     outcome.message("zh") # what the screen says
+    desk.printer_states() # {"k1-main": "ok" | "paper_low" | "paper_out" | "cover_open" | "offline" | "unknown"}
+    desk.close()          # stops the cancel outbox's sender
 
-Flow: ask the queue server for a ticket; print it on the kiosk's printer, else on its fallback printer;
-then print the item's one-time notice slip. If no printer printed the ticket, the ticket is cancelled at
-the server (reason "print_failed"), a `print_failed` event goes out, and the screen says to ask staff.
+Flow: ask the queue server for a ticket; print it on the kiosk's printer; then the item's one-time notice
+slip. The ticket's fate comes from what the printer really did (see `hardware.printing.station`):
+- printed: the citizen holds the ticket (`issued`).
+- known not printed (the printer refused before any byte reached it): the next printer (the fallback)
+  prints it; if none can, the ticket is cancelled at the server (reason "print_failed") through a durable
+  outbox that retries until the server acknowledges, also across a kiosk restart (`print_failed`).
+- uncertain (bytes went out, the printer did not confirm in time or reported a fault afterwards): the
+  number is NOT printed on another printer and NOT cancelled; the screen shows the number and asks the
+  citizen to see staff if no ticket came out (`uncertain`). Never a second copy of a number.
 When the server refuses (outside hours, quota reached, business type closed), a refusal slip says why and
-when tickets are issued again. Printer faults are found by short status timeouts, so a dead printer costs
-the citizen well under two seconds. Events carry the kiosk, printer, reason and ticket — no personal data.
+when tickets are issued again. Events carry the kiosk, printer, reason and ticket — no personal data.
+
+API changes in #17 (compatible): status "uncertain"; `TicketOutcome.uncertain`; `take_ticket(...,
+on_ticket=callback)` (called when the ticket is printed, before the notice slip); `outbox_path` and
+`outbox` arguments; `close()`; `printer_states()`; `pending_cancels` now reads the outbox; the wait for a
+job is derived from its size and the printer's speed (`PrintStation.job_seconds`), `cancel_wait` is how
+long take_ticket waits for the first cancel attempt before leaving it to the outbox.
 """
 from __future__ import annotations
 
@@ -25,6 +39,8 @@ from typing import Any, Callable, Protocol
 from hardware.printing import layouts
 from hardware.printing.connections import REASONS
 from hardware.printing.station import PrintJob, PrintStation
+from hardware.printing.status import printer_states
+from kiosk.ticketing_outbox import CancelOutbox
 
 log = logging.getLogger("onewindow.kiosk")
 
@@ -48,6 +64,9 @@ SCREEN = {
                        "please ask staff for one."),
     "print_failed": ("打印机故障，未能出号，请联系现场工作人员。",
                      "The printer is not working, so no ticket was issued. Please ask a member of staff."),
+    "uncertain": ("您的号码是 {number}。打印机未能确认号票已打出；如未拿到完整的号票，请记下号码并联系现场工作人员。",
+                  "Your number is {number}. The printer could not confirm that your ticket printed; if you have "
+                  "no whole ticket, please note the number and ask a member of staff."),
     "unavailable": ("排队系统暂时无法连接，请联系现场工作人员。",
                     "The queue system cannot be reached just now. Please ask a member of staff."),
 }
@@ -57,7 +76,7 @@ SCREEN = {
 class TicketOutcome:
     """What happened, for the kiosk screen and the logs."""
 
-    status: str                       # issued | refused | print_failed | unavailable
+    status: str                       # issued | refused | print_failed | uncertain | unavailable
     ticket: dict | None = None        # the server's ticket (issued, or issued then voided)
     printer: str | None = None        # the printer that printed the ticket
     slip_printed: bool | None = None  # None: no item chosen, or slips disabled
@@ -74,6 +93,11 @@ class TicketOutcome:
         """True only when the citizen holds a printed ticket."""
         return self.status == "issued"
 
+    @property
+    def uncertain(self) -> bool:
+        """The ticket is valid at the server but the printer did not confirm it printed."""
+        return self.status == "uncertain"
+
     def message(self, lang: str = "zh") -> str:
         i = 1 if lang == "en" else 0
         number = (self.ticket or {}).get("number", "")
@@ -86,7 +110,7 @@ class TicketOutcome:
                 when = self.next_open.replace("T", " ")[:16]
                 text += (" 下次可取号时间：" if i == 0 else " Tickets again from: ") + when
             return text
-        return SCREEN[self.status][i]
+        return SCREEN[self.status][i].format(number=number)
 
 
 class TicketDesk:
@@ -94,7 +118,8 @@ class TicketDesk:
 
     def __init__(self, site: Any, client: QueueClient, printer: PrintStation | None,
                  fallback: PrintStation | None = None, kiosk_id: str = "kiosk", print_slips: bool = True,
-                 now: Callable[[], datetime] | None = None, cancel_wait: float = 0.5):
+                 now: Callable[[], datetime] | None = None, cancel_wait: float = 0.5,
+                 outbox_path: str | None = None, outbox: CancelOutbox | None = None):
         self.site = site
         self.client = client
         self.printers = [p for p in (printer, fallback) if p is not None]
@@ -103,14 +128,20 @@ class TicketDesk:
         self.now = now or (lambda: datetime.now(site.tz))
         self.cancel_wait = cancel_wait
         self._lock = threading.Lock()
-        self._pending_cancels: list[str] = []  # ticket ids still to cancel (the server was unreachable)
+        self._on_ticket: Callable[[TicketOutcome], None] | None = None
+        self.outbox = outbox or CancelOutbox(outbox_path, client.cancel, request_prefix=kiosk_id)
 
     # ------------------------------------------------------------------ the flow
     def take_ticket(self, business_type: str, item: str | None = None, priority_group: str | None = None,
-                    lang: str = "zh") -> TicketOutcome:
+                    lang: str = "zh", on_ticket: Callable[[TicketOutcome], None] | None = None) -> TicketOutcome:
+        """Issue and print a ticket (and the item's notice slip). `on_ticket(outcome)` is called as soon as
+        the printed ticket is in the citizen's hand, before the notice slip prints, so a screen can show the
+        number at once; the returned outcome adds `slip_printed`."""
         with self._lock:
+            self._on_ticket = on_ticket
             started = time.monotonic()
-            self._retry_cancels()
+            if self.outbox.pending:
+                self.outbox.kick()
             outcome = self._take(business_type, item, priority_group, lang)
             outcome.elapsed = time.monotonic() - started
             log.info("kiosk %s: %s %s%s (%.2f s)", self.kiosk_id, outcome.status,
@@ -160,6 +191,8 @@ class TicketDesk:
                 break
             outcome.failures.append((station.id, _reason(job)))
             self._event("refusal_slip", station.id, _reason(job), None, "not_printed")
+            if not job.unprinted:
+                break  # it may have come out: one slip, not two
         return outcome
 
     def _print_ticket(self, ticket: dict, lang: str) -> TicketOutcome:
@@ -177,6 +210,8 @@ class TicketDesk:
                 printed_on = station
                 break
             outcome.failures.append((station.id, _reason(job)))
+            if not job.unprinted:  # it may have printed: never the same number on a second printer
+                return self._uncertain(outcome, station, ticket)
         if not self.printers:
             outcome.failures.append((None, "unplugged"))
         first_printer, first_reason = outcome.failures[0] if outcome.failures else (None, None)
@@ -192,13 +227,30 @@ class TicketDesk:
         if outcome.failures:
             self._event("ticket", first_printer, first_reason, ticket, "reprinted", outcome.failures)
         item = self.site.catalogue.item(ticket.get("item") or "") if ticket.get("item") else None
+        if self._on_ticket is not None:
+            try:
+                self._on_ticket(outcome)
+            except Exception:  # noqa: BLE001 - a screen's callback must not stop the slip
+                log.exception("kiosk %s: on_ticket callback failed", self.kiosk_id)
         if item is not None and self.print_slips:
             failed = {p for p, _ in outcome.failures}
             outcome.slip_printed = self._print_slip(item, printed_on, lang, ticket, failed)
         return outcome
 
+    def _uncertain(self, outcome: TicketOutcome, station: PrintStation, ticket: dict) -> TicketOutcome:
+        """Bytes of the ticket reached `station` but it did not confirm: report it, keep the ticket valid."""
+        outcome.status = "uncertain"
+        outcome.printer = station.id
+        outcome.reason = outcome.failures[-1][1]
+        outcome.detail = "; ".join(f"{p}: {r}" for p, r in outcome.failures)
+        log.warning("kiosk %s: ticket %s may or may not have printed on %s (%s): not reprinted, not cancelled",
+                    self.kiosk_id, ticket.get("number"), station.id, outcome.reason)
+        self._event("ticket", station.id, outcome.reason, ticket, "uncertain")
+        return outcome
+
     def _print_slip(self, item: Any, first: PrintStation, lang: str, ticket: dict, failed: set) -> bool:
-        """The notice slip, on the printer that printed the ticket, else on another one still working."""
+        """The notice slip, on the printer that printed the ticket, else (if it surely did not print there) on
+        another one still working."""
         now = self.now()
         for station in [first] + [p for p in self.printers if p is not first and p.id not in failed]:
             try:
@@ -210,57 +262,39 @@ class TicketDesk:
             if job.ok:
                 return True
             self._event("notice_slip", station.id, _reason(job), ticket, "not_printed")
+            if not job.unprinted:
+                return False  # it may have come out: one slip, not two
         return False
 
     # ------------------------------------------------------------------ helpers
     def _print(self, station: PrintStation, doc) -> PrintJob:
+        """Print and wait for the job's fate; a job the station has not picked up in time is cancelled
+        (not printed), one it has not finished in time is left uncertain."""
         job = station.submit(doc)
-        job.wait(self._deadline(station, job))
+        job.wait(station.job_seconds(job) + 0.5)
         return job
 
-    @staticmethod
-    def _deadline(station: PrintStation, job: PrintJob) -> float:
-        """How long a job may take before it counts as failed: two status reads plus sending the bytes."""
-        return 2 * station.timeout + _transfer_seconds(station, job) + 0.3
+    def printer_states(self) -> dict[str, str]:
+        """Each printer's part of the kiosk's device status (cached, never blocks)."""
+        return printer_states(self.printers)
+
+    def close(self) -> None:
+        self.outbox.close()
 
     def _request_id(self) -> str:
         return f"{self.kiosk_id}-{uuid.uuid4().hex[:12]}"
 
     def _cancel(self, ticket_id: str | None) -> None:
+        """Owe the server a cancel (durably), and give it `cancel_wait` s to go through now."""
         if not ticket_id:
             return
-        done = threading.Event()
-        result: dict = {}
-
-        def run() -> None:
-            try:
-                result["reply"] = self.client.cancel(ticket_id, "print_failed", request_id=self._request_id())
-            except Exception as exc:  # noqa: BLE001
-                result["error"] = exc
-            finally:
-                done.set()
-
-        threading.Thread(target=run, name=f"cancel-{ticket_id}", daemon=True).start()
-        if not done.wait(self.cancel_wait):
-            log.warning("kiosk %s: cancelling %s is taking long; it continues in the background",
-                        self.kiosk_id, ticket_id)
-            return
-        reply = result.get("reply")
-        if "error" in result or not isinstance(reply, dict) or not (reply.get("ok") or _already_gone(reply)):
-            log.error("kiosk %s: could not cancel unprinted ticket %s (%s); will retry", self.kiosk_id, ticket_id,
-                      result.get("error") or reply)
-            self._pending_cancels.append(ticket_id)
-        else:
-            log.info("kiosk %s: cancelled unprinted ticket %s", self.kiosk_id, ticket_id)
-
-    def _retry_cancels(self) -> None:
-        pending, self._pending_cancels = self._pending_cancels, []
-        for ticket_id in pending:
-            self._cancel(ticket_id)
+        self.outbox.add(ticket_id, "print_failed")
+        if not self.outbox.flush(self.cancel_wait):
+            log.warning("kiosk %s: cancelling %s is taking long; the outbox keeps trying", self.kiosk_id, ticket_id)
 
     @property
     def pending_cancels(self) -> list[str]:
-        return list(self._pending_cancels)
+        return self.outbox.pending
 
     def _event(self, document: str, printer: str | None, reason: str | None, ticket: dict | None,
                outcome: str, failures: list | None = None) -> None:
@@ -279,20 +313,8 @@ class TicketDesk:
 
 
 def _reason(job: PrintJob) -> str:
-    """Why a job did not print; a job still printing when the kiosk stopped waiting timed out (it may yet
-    finish: a late duplicate is acceptable, a citizen left without paper is not)."""
+    """Why a job did not print; a job still printing when the kiosk stopped waiting timed out (its fate
+    is uncertain: it may yet finish)."""
     if job.reason:
         return job.reason
     return "timeout" if job.state == "printing" else "printer_error"
-
-
-def _transfer_seconds(station: PrintStation, job: PrintJob) -> float:
-    ep = station.config.endpoint
-    baud = ep.options.get("baudrate") if ep.scheme == "serial" else None
-    return len(job.data) * 10 / baud * 1.2 if baud else 0.2
-
-
-def _already_gone(reply: dict) -> bool:
-    """A cancel refused because the ticket is already cancelled/unknown needs no retry."""
-    code = (reply.get("error") or {}).get("code")
-    return code in ("unknown_ticket", "wrong_state")

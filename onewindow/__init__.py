@@ -6,4 +6,4 @@ live in their own packages (docs/ARCHITECTURE.md).
 """
 
 __version__ = "0.1.0"
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2  # 2: the sender's identity is in the command topic

@@ -12,6 +12,7 @@ Where and when an item is done, and the phone numbers, come from the site config
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field, fields
 from typing import Any, Iterable
 from urllib.parse import quote
@@ -92,10 +93,30 @@ class Catalogue:
         return max(self.items, key=Item.text_size, default=None)
 
 
+# Control characters (C0, DEL, C1) and bidirectional overrides: on a thermal printer they are commands
+# (one fed 37 cm of paper and cut a slip in two), on a screen they reorder or hide text.
+BIDI_CONTROLS = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def control_chars(text: str) -> list[tuple[int, str]]:
+    """(position, character) of each control character in `text`."""
+    return [(i, ch) for i, ch in enumerate(text) if unicodedata.category(ch) == "Cc" or ch in BIDI_CONTROLS]
+
+
+def _no_controls(value: str, key: str, errors: list) -> bool:
+    found = control_chars(value)
+    if found:
+        where = ", ".join(f"U+{ord(ch):04X} at {i}" for i, ch in found[:3])
+        errors.append((key, value, f"contains control characters ({where}): printers and screens would obey them"))
+    return not found
+
+
 def _text_list(raw: dict, key: str, where: str, errors: list) -> tuple[str, ...]:
     value = raw.get(key, [])
     if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
         errors.append((f"{where}.{key}", value, "must be a list of non-empty strings"))
+        return ()
+    if not all([_no_controls(v, f"{where}.{key}[{i}]", errors) for i, v in enumerate(value)]):
         return ()
     return tuple(value)
 
@@ -109,7 +130,7 @@ def _text(raw: dict, key: str, where: str, errors: list, required: bool = False,
     if not isinstance(value, str) or (required and not value.strip()):
         errors.append((f"{where}.{key}", value, "must be a non-empty string" if required else "must be a string"))
         return default
-    return value
+    return value if _no_controls(value, f"{where}.{key}", errors) else default
 
 
 def load_catalogue_data(raw: dict, prefixes: Iterable[str] | None = None) -> tuple[Catalogue, list[tuple[str, Any, str]]]:

@@ -26,6 +26,12 @@ class RequestTimeout(Exception):
         self.request_id = request_id
 
 
+def identity_of(transport, client_id: str) -> str:
+    """The name a client is known by on the bus: its broker user name if it has one, else its client id."""
+    settings = getattr(transport, "settings", None)
+    return getattr(settings, "username", None) or client_id
+
+
 class _Pending:
     __slots__ = ("event", "reply")
 
@@ -41,7 +47,10 @@ class QueueClient:
         self.transport = transport
         self.topics = Topics(site_id)
         self.client_id = client_id
-        self.reply_to = self.topics.reply(client_id)
+        # Who the server sees: the broker user name when the transport has one (the ACL lets a client
+        # publish commands and read replies only under its own user name), else the client id.
+        self.identity = identity_of(transport, client_id)
+        self.reply_to = self.topics.reply(self.identity)
         self.timeout = timeout
         self.attempts = attempts
         self._pending: dict[str, _Pending] = {}
@@ -77,7 +86,7 @@ class QueueClient:
         tries = attempts or self.attempts
         try:
             for _ in range(tries):
-                self.transport.publish(self.topics.cmd(command), payload, qos=1)
+                self.transport.publish(self.topics.cmd(command, self.identity), payload, qos=1)
                 if pending.event.wait(timeout or self.timeout):
                     return pending.reply
             raise RequestTimeout(command, rid, tries)

@@ -28,6 +28,9 @@ PRIORITY_GROUPS = {
 MISSED_POLICIES = ("void", "requeue")
 SITE_LEVELS = ("city", "county", "township", "village", "hospital", "pharmacy", "bank")
 WINDOW_KINDS = ("comprehensive", "priority", "enterprise", "complex")
+DEVICE_ID_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+# Who may say what on the bus (docs/SECURITY.md): a device's role, and for window devices its window(s).
+DEVICE_ROLES = ("kiosk", "display", "window", "console", "manager")
 
 
 class ConfigError(Exception):
@@ -102,6 +105,15 @@ class CallPolicy:
 
 
 @dataclass(frozen=True)
+class Device:
+    """A client allowed on the site's broker: its id is its MQTT user name."""
+
+    id: str
+    role: str
+    windows: tuple[int, ...] = ()  # the windows a `window` device acts for
+
+
+@dataclass(frozen=True)
 class SiteConfig:
     site_id: str
     name: str
@@ -119,9 +131,11 @@ class SiteConfig:
     address: str = ""
     phone_enquiry: str = ""
     phone_complaint: str = ""
+    public_url: str = ""  # the hall's public web address (its ticket pages are {public_url}/t/{ticket id})
     source: str = "<memory>"
     stop_issuing_minutes: float = 15.0  # tickets stop this long before every window serving a type closes
     follow_up_days: tuple[int, int] = (1, 5)  # working days to first contact, to close (bad ratings)
+    devices: tuple[Device, ...] = ()
     _types_by_prefix: dict[str, BusinessType] = field(default_factory=dict, repr=False, compare=False)
     _windows_by_number: dict[int, Window] = field(default_factory=dict, repr=False, compare=False)
 
@@ -267,11 +281,15 @@ def from_dict(raw: dict, source: str = "<memory>", base_dir: Path | None = None)
     ratings_enabled = _ratings_enabled(c, raw)
     follow_up_days = _follow_up_days(c, raw)
     catalogue = _catalogue(c, raw, prefixes, base_dir)
+    devices = _devices(c, raw.get("device", []), {w.number for w in windows}, site.get("site_id"))
     if c.errors:
         raise ConfigError(source, c.errors)
     return SiteConfig(**site, hours=hours, business_types=tuple(types), windows=tuple(windows),
                       priority=priority, calls=calls, ratings_enabled=ratings_enabled, catalogue=catalogue,
-                      source=source, follow_up_days=follow_up_days)
+                      source=source, follow_up_days=follow_up_days, devices=devices)
+
+
+PUBLIC_URL_RE = re.compile(r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
 
 
 def _site_section(c: _Checker, raw: dict) -> dict[str, Any]:
@@ -283,6 +301,10 @@ def _site_section(c: _Checker, raw: dict) -> dict[str, Any]:
     except (ZoneInfoNotFoundError, ValueError):
         c.fail("site.timezone", tz, "is not a known IANA time zone")
     address = site.get("address", "")
+    public_url = site.get("public_url", "")
+    if not isinstance(public_url, str) or (public_url and not PUBLIC_URL_RE.match(public_url)):
+        c.fail("site.public_url", public_url, "must be the hall's public http(s) address, like https://hall.example.cn")
+        public_url = ""
     return {
         "site_id": c.str_(site, "id", "site.id", pattern=SITE_ID_RE),
         "name": c.str_(site, "name", "site.name"),
@@ -293,6 +315,7 @@ def _site_section(c: _Checker, raw: dict) -> dict[str, Any]:
         "address": address if isinstance(address, str) else "",
         "phone_enquiry": str(site.get("phone_enquiry", "")),
         "phone_complaint": str(site.get("phone_complaint", "")),
+        "public_url": public_url.rstrip("/"),
         "stop_issuing_minutes": float(c.num(site, "stop_issuing_minutes", "site.stop_issuing_minutes", default=15,
                                             minimum=0, maximum=240) or 0),
     }
@@ -454,6 +477,41 @@ def _catalogue(c: _Checker, raw: dict, prefixes: set[str], base_dir: Path | None
     catalogue, cat_errors = load_catalogue_data(cat_raw, prefixes)
     c.errors.extend((f"catalogue:{k}", v, why) for k, v, why in cat_errors)
     return catalogue
+
+
+def _devices(c: _Checker, raw: Any, window_numbers: set[int], site_id: str | None) -> tuple[Device, ...]:
+    """The `[[device]]` registry: id (the MQTT user name), role, and window(s) for window devices."""
+    if not isinstance(raw, list):
+        c.fail("device", raw, "must be a list of [[device]] tables")
+        return ()
+    out: list[Device] = []
+    for i, d in enumerate(raw):
+        p = f"device[{i}]"
+        if not isinstance(d, dict):
+            c.fail(p, d, "must be a table")
+            continue
+        for key in set(d) - {"id", "role", "window"}:
+            c.fail(f"{p}.{key}", d[key], "is not a device key (id, role, window)")
+        dev_id = c.str_(d, "id", f"{p}.id", pattern=DEVICE_ID_RE)
+        if dev_id and (dev_id == "server" or dev_id == f"server-{site_id}"):
+            c.fail(f"{p}.id", dev_id, "is the queue server's own name")
+        if any(x.id == dev_id for x in out):
+            c.fail(f"{p}.id", dev_id, "is used by another device")
+        role = c.str_(d, "role", f"{p}.role", choices=DEVICE_ROLES)
+        win = d.get("window", [])
+        win = [win] if isinstance(win, int) and not isinstance(win, bool) else win
+        if not isinstance(win, list) or not all(isinstance(w, int) and not isinstance(w, bool) for w in win):
+            c.fail(f"{p}.window", win, "must be a window number or a list of them")
+            win = []
+        for w in win:
+            if w not in window_numbers:
+                c.fail(f"{p}.window", w, "is not a window of this site")
+        if role == "window" and not win:
+            c.fail(f"{p}.window", None, "a window device needs the window(s) it acts for")
+        if role != "window" and win:
+            c.fail(f"{p}.window", win, "only window devices are tied to windows")
+        out.append(Device(id=dev_id, role=role, windows=tuple(win)))
+    return tuple(out)
 
 
 SITES_DIR = Path(__file__).resolve().parent / "sites"

@@ -46,7 +46,8 @@ class MqttTransport:
         self.presence = presence
         self._max_batch = max_batch
         self._idle_interval = idle_interval  # on_batch_end runs at least this often
-        self._presence_topic = Topics(site).presence(client_id)
+        # Presence under the broker user name when there is one: the ACL lets a client write only its own.
+        self._presence_topic = Topics(site).presence(settings.username or client_id)
         self._subs = Subscriptions()
         self._connected = threading.Event()  # connected, subscribed and on_connected has run
         self._stopping = False
@@ -62,6 +63,8 @@ class MqttTransport:
                         clean_session=True)
         if settings.username:
             c.username_pw_set(settings.username, settings.password)
+        if settings.tls:  # mqtts://: the broker's certificate must chain to the site CA (or the system's)
+            c.tls_set(ca_certs=settings.ca)
         c.reconnect_delay_set(min_delay=0.5, max_delay=5)  # type: ignore[arg-type]
         c.max_inflight_messages_set(1000)
         c.max_queued_messages_set(0)  # unlimited: keep QoS 1 messages across a reconnect
@@ -259,10 +262,18 @@ class MqttTransport:
             if c.socket() is not None:
                 c.loop_write()
 
+    @staticmethod
+    def _buffered(sock) -> bool:
+        """TLS: records already decrypted into the SSL buffer, which select() cannot see."""
+        pending = getattr(sock, "pending", None)
+        return bool(pending and pending())
+
     def _select_once(self, c: paho.Client) -> None:
         sock = c.socket()
         readable, _, _ = select.select([sock, self._wake_r], [sock] if c.want_write() else [], [],
-                                       self._idle_interval)
+                                       0 if self._buffered(sock) else self._idle_interval)
+        if self._buffered(sock) and sock not in readable:
+            readable = [*readable, sock]
         if self._wake_r in readable:
             self._wake_r.setblocking(False)
             try:
@@ -273,7 +284,7 @@ class MqttTransport:
             for _ in range(self._max_batch):  # every message already waiting, up to max_batch
                 if c.loop_read() != MQTTErrorCode.MQTT_ERR_SUCCESS or c.socket() is None:
                     break
-                if not select.select([sock], [], [], 0)[0]:
+                if not self._buffered(sock) and not select.select([sock], [], [], 0)[0]:
                     break
 
         # After every wake (messages, a wake-up or the idle interval): the batch's work, then one write pass.

@@ -8,7 +8,7 @@ class Topics:
     def __init__(self, site_id: str):
         self.site_id = site_id
         self.root = f"{ROOT}/{site_id}"
-        self.cmd_filter = f"{self.root}/cmd/+"
+        self.cmd_filter = f"{self.root}/cmd/+/+"  # cmd/{client}/{command}
         self.reply_prefix = f"{self.root}/reply/"
         self.display = f"{self.root}/state/display"
         self.site = f"{self.root}/state/site"
@@ -20,8 +20,9 @@ class Topics:
         self.presence_filter = self.presence("+")
         self.device_status_filter = self.device_status("+")
 
-    def cmd(self, command: str) -> str:
-        return f"{self.root}/cmd/{command}"
+    def cmd(self, command: str, client: str) -> str:
+        """Where `client` (its MQTT user name: the broker's ACL lets it publish only there) sends `command`."""
+        return f"{self.root}/cmd/{client}/{command}"
 
     def event(self, kind: str) -> str:
         """A client's or the server's events of one kind: "call", "log", "print", ..."""
@@ -42,11 +43,16 @@ class Topics:
     def device_status(self, device_id: str) -> str:
         return f"{self.root}/device/{device_id}/status"
 
-    def command_of(self, topic: str) -> str | None:
-        """The command name of a command topic of this site, or None."""
+    def sender_and_command(self, topic: str) -> tuple[str, str] | None:
+        """(client, command) of a command topic of this site, or None."""
         head = f"{self.root}/cmd/"
         if topic.startswith(head):
-            name = topic[len(head):]
-            if name and "/" not in name:
-                return name
+            parts = topic[len(head):].split("/")
+            if len(parts) == 2 and parts[0] and parts[1]:
+                return parts[0], parts[1]
         return None
+
+    def command_of(self, topic: str) -> str | None:
+        """The command name of a command topic of this site, or None."""
+        found = self.sender_and_command(topic)
+        return found[1] if found else None

@@ -21,6 +21,14 @@ def register(sub) -> None:
     add_config_argument(p)
     add_broker_arguments(p, default="mqtt://127.0.0.1:1883")
     p.add_argument("--db", default=None, help="SQLite event log (default: var/<site id>.db)")
+    p.add_argument("--backup", default=None, metavar="FILE",
+                   help="back the log up to FILE while running (default: var/<site id>.backup.db)")
+    p.add_argument("--backup-every", type=float, default=300.0, metavar="SECONDS",
+                   help="seconds between backups (default 300; 0: no backups)")
+    p.add_argument("--open", action="store_true",
+                   help="development only: accept any command from any client (no role checks; see "
+                        "docs/SECURITY.md). By default each client may do what its role in the site's device "
+                        "registry allows")
     p.add_argument("--always-open", action="store_true",
                    help="issue tickets at any hour (for benchmarks and demos outside opening hours)")
     p.set_defaults(func=run)
@@ -29,17 +37,44 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from onewindow.mqtt import MqttTransport
     from queue_server.server import QueueServer
-    from queue_server.store import Store
+    from queue_server.backup import BackupSchedule
+    from queue_server.store import DatabaseUnusable, Store
+    from queue_server.roles import Roles
+    from broker.security import registry, server_user
+    from queue_server.single import AnotherServer
 
     site = site_or_report(args)
     if site is None:
         return 1
     db = Path(args.db or f"var/{site.site_id}.db")
-    store = Store(db, site.site_id, site.timezone)
-    settings = settings_from_args(args)
-    transport = MqttTransport(settings, site.site_id, client_id=f"server-{site.site_id}", role="server",
+    try:
+        store = Store(db, site.site_id, site.timezone)
+    except DatabaseUnusable as exc:
+        log.error("cannot start: %s", exc)
+        print(f"server: {exc}")
+        return 1
+    backups = None
+    if args.backup_every > 0:
+        backups = BackupSchedule(db, args.backup or db.with_name(f"{db.stem}.backup.db"), args.backup_every,
+                                 site.site_id).start()
+    try:
+        settings = settings_from_args(args)
+        _refuse_a_second_server(settings, site.site_id)
+    except (ValueError, AnotherServer) as exc:
+        log.error("cannot start: %s", exc)
+        print(f"server: {exc}")
+        if backups is not None:
+            backups.stop()
+        store.close()
+        return 1
+    transport = MqttTransport(settings, site.site_id, client_id=server_user(site.site_id), role="server",
                               idle_interval=0.25)
-    server = QueueServer(site, store, transport, always_open=args.always_open)
+    roles = None
+    if args.open:
+        log.warning("open site: any client may send any command (development only)")
+    else:
+        roles = Roles.from_devices(registry(site), settings.username or server_user(site.site_id))
+    server = QueueServer(site, store, transport, always_open=args.always_open, roles=roles)
     server.start()
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -54,5 +89,19 @@ def run(args: argparse.Namespace) -> int:
     log.info("stopping: %s", server.stats)
     transport.stop()  # its loop thread, which runs the batches, ends here
     server.stop()
+    if backups is not None:
+        backups.stop()
     store.close()
     return 0
+
+
+def _refuse_a_second_server(settings, site_id: str) -> None:
+    """AnotherServer if a live server of the site answers on this broker (queue_server/single.py)."""
+    from broker.security import server_user
+    from queue_server.single import check_no_other_server
+
+    try:
+        log.info("%s", check_no_other_server(settings, site_id, settings.username or server_user(site_id),
+                                             connect_timeout=5.0))
+    except ConnectionError as exc:
+        log.warning("could not check for another server of site %s (%s); starting", site_id, exc)

@@ -18,10 +18,12 @@ from typing import Callable
 
 from onewindow import PROTOCOL_VERSION, __version__
 from onewindow.config import SiteConfig
+from onewindow.logsafe import SenderLog, escape
 from onewindow.topics import Topics
 from onewindow.transport import Transport, dumps
-from queue_server import commands, followups
+from queue_server import budget, commands, followups
 from queue_server.engine import Engine
+from queue_server.roles import Roles
 from queue_server.store import Store, StoreError
 
 log = logging.getLogger("onewindow.server")
@@ -60,8 +62,13 @@ class Batch:
 
 class QueueServer:
     def __init__(self, site: SiteConfig, store: Store, transport: Transport,
-                 clock: Callable[[], float] = time.time, always_open: bool = False):
+                 clock: Callable[[], float] = time.time, always_open: bool = False, roles: Roles | None = None):
+        """`roles`: who may send what (docs/SECURITY.md); None: any sender may send any command (an open
+        site, for tests and development only)."""
         self.site = site
+        self.roles = roles
+        if roles is not None:
+            roles.ticket_window = self._ticket_window
         self.store = store
         self.transport = transport
         self.clock = clock
@@ -69,7 +76,15 @@ class QueueServer:
         self.topics = Topics(site.site_id)
         self.replies: dict[str, str] = {}
         self.engine = self._rebuild()
-        self.stats = {"commands": 0, "duplicates": 0, "rejected": 0, "bad": 0, "batches": 0}
+        self.stats = {"commands": 0, "duplicates": 0, "rejected": 0, "bad": 0, "batches": 0, "forbidden": 0}
+        self.bad_log = SenderLog(log)  # bad input: a few lines per sender, then one summary line
+        # A flood from one sender is dropped before parsing; kiosks issue at a person's pace.
+        self.budget = budget.TokenBuckets(budget.MESSAGES_PER_SECOND, budget.MESSAGE_BURST, time.monotonic)
+        self.kiosk_issues = budget.TokenBuckets(budget.KIOSK_ISSUES_PER_MINUTE / 60, budget.KIOSK_ISSUE_BURST,
+                                                clock)
+        self.bad_replies = budget.TokenBuckets(budget.BAD_REPLIES_PER_SECOND, budget.BAD_REPLY_BURST,
+                                               time.monotonic)
+        self.dropped: dict[str, int] = {}
         self._waiting: list[tuple[str, bytes]] = []
         self._resync = True
         self._queue_dirty: set[str] = set()
@@ -105,9 +120,20 @@ class QueueServer:
         self._resync = True  # a broker may come back without the retained state
 
     def _on_command(self, topic: str, payload: bytes) -> None:
+        parts = topic.split("/", 4)  # onewindow/{site}/cmd/{sender}/{command}
+        sender = parts[3] if len(parts) == 5 else ""
+        if not self.budget.allow(sender):
+            self.dropped[sender] = self.dropped.get(sender, 0) + 1
+            return
         self._waiting.append((topic, payload))
 
     def _on_batch_end(self) -> None:
+        if self.dropped:
+            dropped, self.dropped = self.dropped, {}
+            self.stats["dropped"] = self.stats.get("dropped", 0) + sum(dropped.values())
+            for sender, n in dropped.items():
+                self.bad_log.warning(sender, "over_budget", f"dropped {n} commands from {sender}: over its budget "
+                                     f"of {budget.MESSAGES_PER_SECOND:.0f} a second (a flood?)")
         waiting, self._waiting = self._waiting, []
         resync, self._resync = self._resync, False
         try:
@@ -130,14 +156,16 @@ class QueueServer:
         self._send(batch)
 
     def _handle(self, batch: Batch, topic: str, payload: bytes) -> None:
-        command = self.topics.command_of(topic)
-        if command is None:
-            log.warning("ignored a message on %s: not a command topic of site %s", topic, self.site.site_id)
+        found = self.topics.sender_and_command(topic)
+        if found is None:
+            self.bad_log.warning("(wrong topic)", "wrong_topic", f"ignored a message on {topic}: not a "
+                                 f"command topic of site {self.site.site_id}")
             return
+        sender, command = found
         try:
-            request_id, reply_to, args = commands.parse(command, payload, self.topics.reply_prefix)
+            request_id, reply_to, args = self._parse(sender, command, payload)
         except commands.BadRequest as bad:
-            self._bad(batch, command, payload, bad)
+            self._bad(batch, command, payload, bad, sender)
             return
         first = self.replies.get(request_id)
         if first is not None:  # a retry: the first answer, never a second ticket
@@ -145,6 +173,8 @@ class QueueServer:
             batch.replies.append((reply_to, first))
             return
         now = self.clock()
+        if self.roles is not None and not self._allowed(batch, sender, command, request_id, reply_to, args):
+            return
         if command in commands.QUERIES:
             reply = self.engine.query(command, args, now)
             batch.replies.append((reply_to, self._reply_text(request_id, reply)))
@@ -159,7 +189,7 @@ class QueueServer:
         self.stats["commands"] += 1
         if not reply["ok"]:
             self.stats["rejected"] += 1
-            log.info("refused %s from %s: %s", command, reply_to.rsplit("/", 1)[-1], reply["error"]["message"])
+            log.info("refused %s from %s: %s", command, sender, reply["error"]["message"])
         text = self._reply_text(request_id, reply)
         self.replies[request_id] = text
         batch.accept(command, request_id, reply_to, now, events, text, reply["ok"])
@@ -196,6 +226,8 @@ class QueueServer:
         self._publish_state(full=batch.resync)
         if self.store.checkpoint_due():
             self.store.checkpoint()
+        if self.bad_log.suppressed_total:
+            self.bad_log.flush()
 
     def _rebuild_after_failure(self, batch: Batch) -> None:
         """An engine error may have left state half-changed: write what the batch did so far, then rebuild."""
@@ -205,11 +237,54 @@ class QueueServer:
             batch.requests.clear()
         self.engine = self._rebuild()
 
-    def _bad(self, batch: Batch, command: str, payload: bytes, bad: commands.BadRequest) -> None:
+    def _parse(self, sender: str, command: str, payload: bytes) -> tuple[str, str, dict]:
+        """Check a payload; replies go only to the sender's own reply topic (no reflection onto others)."""
+        own = self.topics.reply(sender)
+        if not commands.CLIENT_ID_RE.fullmatch(sender):
+            raise commands.BadRequest("bad_sender", "the client name in the topic is not valid")
+        try:
+            request_id, reply_to, args = commands.parse(command, payload, self.topics.reply_prefix)
+        except commands.BadRequest as bad:
+            bad.reply_to = own if bad.reply_to is not None else None
+            raise
+        if reply_to != own:
+            raise commands.BadRequest("bad_reply_to", f"reply_to must be {own}: the topic says you are {sender}",
+                                      request_id, own)
+        return request_id, reply_to, args
+
+    def _allowed(self, batch: Batch, sender: str, command: str, request_id: str, reply_to: str,
+                 args: dict) -> bool:
+        """The role check (queue_server/roles.py); a refusal is answered `forbidden`, logged, not stored."""
+        refusal = self.roles.check(sender, command, args)
+        if refusal is not None:
+            self.stats["forbidden"] += 1
+            self.bad_log.warning(sender, refusal.code, f"refused {command} from {sender}: {refusal.message}")
+            batch.replies.append((reply_to, error_reply(request_id, refusal.code, refusal.message)))
+            return False
+        if command == "issue" and self.roles.role_of(sender) == "kiosk":
+            args["kiosk"] = sender  # the ticket records the kiosk that issued it, as the broker knows it
+            if not self.kiosk_issues.allow(sender):
+                wait = round(self.kiosk_issues.retry_after(sender), 1)
+                self.stats["throttled"] = self.stats.get("throttled", 0) + 1
+                self.bad_log.warning(sender, "throttled", f"kiosk {sender} issues tickets faster than people can "
+                                     f"(over {budget.KIOSK_ISSUES_PER_MINUTE:.0f} a minute): throttled")
+                batch.replies.append((reply_to, dumps({
+                    "v": PROTOCOL_VERSION, "request_id": request_id, "ok": False, "error": {
+                        "code": "throttled", "message": "this kiosk is issuing faster than people can; wait",
+                        "retry_after": wait}})))
+                return False
+        return True
+
+    def _ticket_window(self, ref: str) -> int | None:
+        """The window a ticket of today is (or was last) at, for the role check of ratings."""
+        ticket = self.engine.tickets.get(self.engine.by_number.get(ref, ref))
+        return ticket.window if ticket is not None else None
+
+    def _bad(self, batch: Batch, command: str, payload: bytes, bad: commands.BadRequest, sender: str) -> None:
         self.stats["bad"] += 1
-        shown = commands.mask_text(payload[:200].decode("utf-8", "replace"))
-        log.warning("bad %s command (%s: %s): %s", command, bad.code, bad.message, shown)
-        if bad.reply_to is not None:
+        self.bad_log.warning(sender, bad.code, f"bad {escape(command)} command from {sender} ({bad.code}: "
+                             f"{commands.mask_text(bad.message)}): {commands.log_excerpt(payload)}")
+        if bad.reply_to is not None and self.bad_replies.allow(sender):
             batch.replies.append((bad.reply_to, error_reply(bad.request_id, bad.code, bad.message)))
 
     # ------------------------------------------------------------------ publishing

@@ -8,6 +8,11 @@ Tables
 
 `commit()` writes a whole batch of commands in one transaction with synchronous=FULL: the server
 calls it before any reply of the batch leaves (group commit).
+
+Opening a file-backed store first checks that it can be trusted (`queue_server/dbguard.py`): one server
+per site and database (a lock file), a sound and writable SQLite file (`PRAGMA quick_check`), and a log
+that was not replaced by an emptier one (a marker file). Any problem raises `DatabaseUnusable` with a
+message for the operator.
 """
 from __future__ import annotations
 
@@ -25,6 +30,11 @@ import sqlite_utils
 
 from datetime import datetime
 from zoneinfo import ZoneInfo
+
+from queue_server import dbguard
+from queue_server.dbguard import DatabaseUnusable
+
+__all__ = ["Store", "StoreError", "DatabaseUnusable", "new_event_id"]
 
 log = logging.getLogger("onewindow.store")
 
@@ -63,22 +73,85 @@ class Store:
         self.path = str(path)
         self.site_id = site_id
         self.tz = ZoneInfo(timezone)
+        self._lock_fd: int | None = None
+        self._marker_day: str | None = None
         if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=FULL")
-        self.conn.execute("PRAGMA busy_timeout=5000")
+            db = Path(self.path)
+            try:
+                db.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise DatabaseUnusable(f"cannot create the directory of {db}: {exc.strerror}") from None
+            self._lock_fd = dbguard.acquire_lock(db, site_id)
+        try:
+            self._open(checkpoint_rows)
+        except BaseException:
+            self._release()
+            raise
+
+    def _open(self, checkpoint_rows: int) -> None:
+        file_backed = self.path != ":memory:"
+        db = Path(self.path)
+        if file_backed:
+            dbguard.check_file(db)
+        try:
+            self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            if file_backed:
+                dbguard.check_integrity(self.conn, db)
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=FULL")
+            self.conn.execute("PRAGMA busy_timeout=5000")
+            self._create()
+            # A write at open: a read-only file is found now, not at the first ticket of the day.
+            self.conn.execute("INSERT OR REPLACE INTO _onewindow_meta VALUES ('opened_at', ?)",
+                              (datetime.now(self.tz).isoformat(timespec="seconds"),))
+            row = self.conn.execute("SELECT max(seq), max(day) FROM events WHERE site_id = ?",
+                                    (self.site_id,)).fetchone()
+        except DatabaseUnusable:
+            self._close_conn()
+            raise
+        except sqlite3.Error as exc:
+            self._close_conn()
+            hint = ("the file or its directory is read-only for this user" if "readonly" in str(exc)
+                    else "restore the latest backup with `onewindow restore`")
+            raise DatabaseUnusable(f"cannot use {db} as the queue log ({exc}): {hint}") from None
         self.db = sqlite_utils.Database(self.conn)
-        self._create()
-        row = self.conn.execute("SELECT max(seq) FROM events WHERE site_id = ?", (site_id,)).fetchone()
         self.next_seq = (row[0] or 0) + 1
+        if file_backed:
+            try:
+                dbguard.check_marker(db, self.site_id, row[0] or 0)
+            except DatabaseUnusable:
+                self._close_conn()
+                raise
+            self._marker_day = row[1] if row[0] else None
         # Checkpoints (copying the WAL into the database file) are run by the owner at a moment of its
         # choosing (the server: after its replies have left), not inside a commit a reply waits for.
         self.checkpoint_rows = checkpoint_rows
         self._rows_since_checkpoint = 0
         if checkpoint_rows:
             self.conn.execute("PRAGMA wal_autocheckpoint=0")
+
+    def _close_conn(self) -> None:
+        conn = getattr(self, "conn", None)
+        if conn is not None:
+            conn.close()
+
+    def _release(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def write_marker(self) -> None:
+        """Record in the marker file how far this site's log goes (see dbguard)."""
+        if self._lock_fd is None or self.next_seq <= 1:
+            return
+        row = self.conn.execute("SELECT day FROM events WHERE site_id = ? ORDER BY seq DESC LIMIT 1",
+                                (self.site_id,)).fetchone()
+        try:
+            dbguard.write_marker(Path(self.path), self.site_id, self.next_seq - 1, row[0] if row else None)
+        except OSError as exc:
+            log.warning("could not write the marker file of %s: %s", self.path, exc)
+            return
+        self._marker_day = row[0] if row else None
 
     def _create(self) -> None:
         c = self.conn
@@ -156,6 +229,8 @@ class Store:
             raise StoreError(f"could not write to {self.path}: {exc}") from exc
         self.next_seq = seq
         self._rows_since_checkpoint += len(rows) + len(req_rows)
+        if rows and rows[-1][3] != self._marker_day:
+            self.write_marker()  # once per service day: the log of this day has begun
 
     def checkpoint_due(self) -> bool:
         return bool(self.checkpoint_rows) and self._rows_since_checkpoint >= self.checkpoint_rows
@@ -218,6 +293,8 @@ class Store:
     def close(self) -> None:
         try:
             self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self.write_marker()
         except sqlite3.Error:
             pass
         self.conn.close()
+        self._release()

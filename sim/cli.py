@@ -144,7 +144,7 @@ def register(subparsers) -> None:
     p.add_argument("--cases", type=float, default=800, help="without --arrivals: tickets in a county weekday")
     p.add_argument("--staffing", help="CSV hour,windows: the plan to check")
     p.add_argument("--target", type=float, default=20.0, help="p90 wait to keep under, minutes (default 20)")
-    p.add_argument("--seeds", type=int, default=6, help="simulated days per prediction and tuning (default 6)")
+    p.add_argument("--seeds", type=int, default=4, help="simulated days per prediction and tuning (default 4)")
     p.add_argument("--validate", type=int, default=0, metavar="DAYS",
                    help="check the suggested plan on this many fresh simulated days (e.g. 100)")
     p.add_argument("--no-suggest", action="store_true", help="only predict the given plan")

@@ -2,7 +2,8 @@
 
 Every figure comes from simulated days that drive the real engine (sim.harness). The report
 prints each check with what was set, and ends with ONE JSON line of figures whose names carry
-their units. `--quick` runs fewer seeds (a smoke run; the 5% Erlang check needs the full run).
+their units. `--quick` runs fewer days (a smoke run); `--erlang-seconds` sets the Erlang check's
+time budget per load (it stops earlier once the 95% interval is within 3%).
 """
 from __future__ import annotations
 
@@ -315,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
         figures.update(skills_check(max(4, int(30 * scale)), pool))
         figures.update(priority_check(max(4, int(30 * scale)), pool))
         figures.update(county_day(max(4, int(20 * scale)), pool, fresh_days=max(5, int(100 * scale))))
-        figures.update(city_day(max(2, int(6 * scale)), pool))
+        figures.update(city_day(max(2, int(3 * scale)), pool))
     finally:
         if pool is not None:
             pool.close()

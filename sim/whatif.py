@@ -131,6 +131,17 @@ def arrivals_profile(site: SiteConfig, arrivals: Arrivals, behaviour: Profile | 
                    service=services(site, behaviour))
 
 
+def expected_by_step(site: SiteConfig, arrivals: Arrivals) -> dict[float, float]:
+    """Expected tickets taken in each half hour (the arrivals spread over the opening hours)."""
+    out: dict[float, float] = {}
+    for seg in arrivals_profile(site, arrivals).arrivals:
+        rate = sum(seg.per_hour.values())
+        for h in slots(seg.start_hour, seg.end_hour):
+            overlap = min(seg.end_hour, h + STEP) - max(seg.start_hour, h)
+            out[h] = out.get(h, 0.0) + rate * overlap
+    return out
+
+
 def staffing_order(site: SiteConfig, arrivals: Arrivals | None = None) -> list[int]:
     """Windows in the order they should be opened: cover every business type first, then add where
     the load per trained window is highest."""
@@ -201,7 +212,7 @@ def predict(site: SiteConfig, arrivals: Arrivals, plan: Plan, seeds: int = 6,
             behaviour: Profile | None = None, first_seed: int = 1) -> Prediction:
     plan = per_step(plan)
     results = simulate_plan(site, arrivals, plan, range(first_seed, first_seed + seeds), behaviour)
-    return summarise(results, arrivals, plan, seeds)
+    return summarise(site, results, arrivals, plan, seeds)
 
 
 def day_waits(r: DayResult) -> list[tuple[float, float]]:
@@ -216,7 +227,7 @@ def day_waits(r: DayResult) -> list[tuple[float, float]]:
     return out
 
 
-def summarise(results: list[DayResult], arrivals: Arrivals, plan: Plan, seeds: int) -> Prediction:
+def summarise(site: SiteConfig, results: list[DayResult], arrivals: Arrivals, plan: Plan, seeds: int) -> Prediction:
     by_step: dict[float, list[float]] = {}
     every: list[float] = []
     day_p90: list[float] = []
@@ -231,13 +242,11 @@ def summarise(results: list[DayResult], arrivals: Arrivals, plan: Plan, seeds: i
         unserved += sum(1 for t in r.tickets if t.outcome == "unserved")
         busy += sum(w["busy_s"] for w in r.windows.values())
         staffed += sum(w["staffed_s"] for w in r.windows.values())
-    length = period(arrivals)
+    expected = expected_by_step(site, arrivals)
     hours = []
-    for h in sorted(set(plan) | set(by_step) | {s for a in arrivals for s in slots(a, a + length)}):
-        bucket = max((a for a in arrivals if a <= h), default=None)
-        expected = sum(arrivals[bucket].values()) * STEP / length if bucket is not None and h < bucket + length else 0
+    for h in sorted(set(plan) | set(by_step) | set(expected)):
         waits = by_step.get(h, [])
-        hours.append(HourForecast(h, expected, plan.get(h, 0), len(waits),
+        hours.append(HourForecast(h, expected.get(h, 0.0), plan.get(h, 0), len(waits),
                                   mean(waits) / 60 if waits else 0.0, p90(waits) / 60 if waits else 0.0))
     return Prediction(hours, mean(every) / 60 if every else 0.0, p90(every) / 60 if every else 0.0,
                       max(every) / 60 if every else 0.0, busy / staffed if staffed else 0.0, unserved, seeds,
@@ -250,21 +259,22 @@ def first_guess(site: SiteConfig, arrivals: Arrivals, target_min: float, behavio
     limit = len(site.windows)
     service = services(site, behaviour)
     length = period(arrivals)
+    expected = expected_by_step(site, arrivals)
+    cv = max(s.cv for s in service.values())
     for h, counts in arrivals.items():
-        rate = sum(counts.values()) / (3600.0 * length)
-        if rate <= 0:
+        if sum(counts.values()) <= 0:
             continue
         work = sum(n * service[p].mean_minutes * 60 for p, n in counts.items()) / sum(counts.values())
-        cv = max(s.cv for s in service.values())
         for s in slots(h, h + length):
-            plan[s] = min(limit, windows_for_p90(rate, work, target_min * 60, cv * cv))
+            rate = expected.get(s, 0.0) / (3600.0 * STEP)
+            plan[s] = min(limit, windows_for_p90(rate, work, target_min * 60, cv * cv)) if rate > 0 else 0
     if plan:
         for s in slots(min(plan), max(plan) + 1.0 + STEP):
             plan.setdefault(s, 0)
     return plan
 
 
-def recommend(site: SiteConfig, arrivals: Arrivals, target_p90_min: float = 20.0, seeds: int = 6,
+def recommend(site: SiteConfig, arrivals: Arrivals, target_p90_min: float = 20.0, seeds: int = 4,
               behaviour: Profile | None = None, max_rounds: int = 40) -> tuple[Plan, Prediction, bool]:
     """The fewest windows per half hour found that keep, on every one of `seeds` simulated days, the
     day's p90 wait under the target, and the p90 of every half hour's arrivals over those days; then
@@ -273,6 +283,8 @@ def recommend(site: SiteConfig, arrivals: Arrivals, target_p90_min: float = 20.0
     behaviour = behaviour or county_profile()
     limit = len(site.windows)
     plan = first_guess(site, arrivals, target_p90_min, behaviour)
+    expected = expected_by_step(site, arrivals)
+    first = min((h for h, n in expected.items() if n > 0), default=0.0)
     last = max(h for h, c in arrivals.items() if sum(c.values()) > 0) + period(arrivals)
     pred = predict(site, arrivals, plan, seeds, behaviour)
 
@@ -286,12 +298,11 @@ def recommend(site: SiteConfig, arrivals: Arrivals, target_p90_min: float = 20.0
     rounds = 0
     while failing(pred) and rounds < max_rounds:
         rounds += 1
-        if not _add_window(plan, failing(pred)[0], limit, last):
+        if not _add_window(plan, failing(pred)[0], limit, first, last):
             break
         pred = predict(site, arrivals, plan, seeds, behaviour)
     # Then take back windows that are not needed, the quietest half hours first.
-    length = period(arrivals)
-    for h in sorted(plan, key=lambda h: (_expected_at(arrivals, h, length), h)):
+    for h in sorted(plan, key=lambda h: (expected.get(h, 0.0), h)):
         if plan[h] == 0:
             continue
         plan[h] -= 1
@@ -300,36 +311,31 @@ def recommend(site: SiteConfig, arrivals: Arrivals, target_p90_min: float = 20.0
             plan[h] += 1
         else:
             pred = trial
-    return harden(site, arrivals, plan, target_p90_min, behaviour, limit, last, max_rounds)
+    return harden(site, arrivals, plan, target_p90_min, behaviour, limit, (first, last), max_rounds)
 
 
-def harden(site, arrivals: Arrivals, plan: Plan, target: float, behaviour: Profile, limit: int, last: float,
-           max_rounds: int, days: int = 20) -> tuple[Plan, Prediction, bool]:
+def harden(site, arrivals: Arrivals, plan: Plan, target: float, behaviour: Profile, limit: int,
+           hours: tuple[float, float], max_rounds: int, days: int = 20) -> tuple[Plan, Prediction, bool]:
     """A plan tuned on a few days fits those days: check it on `days` others and add windows where
     people wait most until CHECK_SHARE of them meet the target (or the hall is full)."""
     for _ in range(max_rounds):
         check = predict(site, arrivals, plan, days, behaviour, first_seed=CHECK_SEED)
         met = sum(1 for q in check.day_p90_min if q <= target) / days
         worst = check.worst_hour()
-        if met >= CHECK_SHARE or worst is None or not _add_window(plan, worst.hour, limit, last):
+        if met >= CHECK_SHARE or worst is None or not _add_window(plan, worst.hour, limit, *hours):
             return plan, check, met >= CHECK_SHARE
     return plan, check, met >= CHECK_SHARE
 
 
-def _add_window(plan: Plan, worst: float, limit: int, last: float) -> bool:
+def _add_window(plan: Plan, worst: float, limit: int, first: float, last: float) -> bool:
     """One more window where people wait most; when that is full, just before (the line built up
     then) or after (to clear it)."""
     for d in (0, -1, 1, -2, 2, -3, -4, 3):
         h = worst + d * STEP
-        if h in plan and plan[h] < limit and h <= last:
+        if h in plan and plan[h] < limit and first <= h <= last:
             plan[h] += 1
             return True
     return False
-
-
-def _expected_at(arrivals: Arrivals, h: float, length: float) -> float:
-    bucket = max((a for a in arrivals if a <= h), default=None)
-    return sum(arrivals[bucket].values()) if bucket is not None and h < bucket + length else 0.0
 
 
 def validate(site: SiteConfig, arrivals: Arrivals, plan: Plan, target_p90_min: float, days: int = 100,

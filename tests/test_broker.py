@@ -114,7 +114,7 @@ def test_a_missing_mosquitto_says_how_to_install_it(tmp_path, monkeypatch, capsy
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_the_broker_command_stops_mosquitto_on_a_signal(tmp_path, sig):
     state = tmp_path / "state"
-    proc = subprocess.Popen([sys.executable, "-m", "cli", "broker", "--port", "0", "--state-dir",
+    proc = subprocess.Popen([sys.executable, "-m", "cli", "broker", "--port", "0", "--tls-port", "0", "--state-dir",
                              str(state)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         line = proc.stdout.readline()
@@ -135,7 +135,7 @@ def test_the_broker_command_stops_mosquitto_on_a_signal(tmp_path, sig):
 
 def test_a_broker_left_behind_by_a_killed_supervisor_is_stopped_on_the_next_start(tmp_path):
     state = tmp_path / "state"
-    proc = subprocess.Popen([sys.executable, "-m", "cli", "broker", "--port", "0", "--state-dir",
+    proc = subprocess.Popen([sys.executable, "-m", "cli", "broker", "--port", "0", "--tls-port", "0", "--state-dir",
                              str(state)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     line = proc.stdout.readline()
     while line and "broker ready" not in line:

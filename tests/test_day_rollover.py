@@ -18,6 +18,7 @@ def test_the_server_moves_the_hall_to_the_new_day_at_the_reset_without_any_comma
     assert retained[f"onewindow/{SITE}/state/window/2"]["state"] == "closed"
     assert retained[f"onewindow/{SITE}/state/queue/A"]["waiting"] == 0
     # The log holds the closing: a restarted server rebuilds the new, empty day.
+    hall.server.store.close()  # one server per site and database
     again = Hall(county, store(tmp_path, county), clock)
     assert again.server.engine.day == "2026-11-24" and not again.server.engine.tickets
     rows = again.server.store.conn.execute(

@@ -135,3 +135,14 @@ def test_the_forecast_calls_people_in_the_order_call_next_does(arrivals, open_wi
         assert reply["ok"] and reply["ticket"]["id"] == tid, (reply, tid, start - now)
         t = engine.tickets[tid]
         finishes.append((start + engine.expected_service(t), window))
+
+
+def test_line_pressure_counts_open_windows_not_configured_ones():
+    # B is configured on two windows but only window 1 is open: three waiting are 3 x 10 = 30 minutes
+    # of pressure (counted over the two configured windows it would be 15, less than the skill step).
+    h = make([["A", "B"], ["B"]], skill_step=15, line_step=10, line_cap=30)
+    for _ in range(3):
+        h.take("B")
+    h.take("A")
+    h.open(1)
+    assert h.next(1) == "B001"

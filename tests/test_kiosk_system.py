@@ -73,3 +73,48 @@ def test_paper_out_voids_the_ticket_at_the_server_and_tells_the_manager(kiosk):
     assert events[1]["outcome"] == "not_issued" and events[1]["ticket"] is None
     printer.paper_out = False  # staff put in a new roll
     assert desk.take_ticket("A").ticket["number"] == "A002"
+
+
+class UnreachableForCancels:
+    """The kiosk's queue client while the link drops just after the ticket was issued."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def __getattr__(self, name):
+        return getattr(self.client, name)
+
+    def cancel(self, *args, **kwargs):
+        raise TimeoutError("no reply to cancel")
+
+
+def test_a_voided_ticket_is_cancelled_at_the_server_after_a_kiosk_restart(kiosk, tmp_path):
+    desk, printer, client, _, _ = kiosk
+    outbox = tmp_path / "var" / "kiosk-1-cancels.jsonl"
+    site = desk.site
+    before = TicketDesk(site, UnreachableForCancels(client), desk.printers[0], kiosk_id="kiosk-1",
+                        cancel_wait=0.1, outbox_path=str(outbox))
+    printer.paper_out = True
+    assert before.take_ticket("A").status == "print_failed"
+    assert before.pending_cancels and client.request("ticket_status", ticket="A001")["ticket"]["state"] == "waiting"
+    before.close()  # the kiosk restarts
+    after = TicketDesk(site, client, desk.printers[0], kiosk_id="kiosk-1", outbox_path=str(outbox))
+    try:
+        assert after.outbox.flush(5)
+        assert client.request("ticket_status", ticket="A001")["ticket"]["state"] == "cancelled"
+    finally:
+        after.close()
+
+
+def test_a_slow_network_printer_gets_one_ticket_and_the_server_keeps_it(kiosk):
+    desk, _, client, events, _ = kiosk
+    slow = FakePrinter(paper_mm=80, transport="tcp", name="slow", speed_mm_s=150, status_behind_data=True).start()
+    station = PrintStation(printer_from_url(slow.url, printer_id="slow")).start()
+    try:
+        outcome = TicketDesk(desk.site, client, station, kiosk_id="kiosk-1").take_ticket("B")
+        assert outcome.status == "issued" and slow.cuts() == 1
+        assert client.request("ticket_status", ticket="B001")["ticket"]["state"] == "waiting"
+        assert events == []
+    finally:
+        station.stop()
+        slow.stop()

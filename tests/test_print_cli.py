@@ -27,7 +27,7 @@ def test_print_sample_prints_on_a_real_port(capsys):
         fake.wait_idle()
         assert code == 0 and fake.cuts() == 3
     out = capsys.readouterr().out
-    assert "ready" in out and "printed the ticket" in out and "printed the notice slip" in out
+    assert ": ok" in out and "printed the ticket" in out and "printed the notice slip" in out
 
 
 def test_print_sample_explains_a_dead_printer_and_fails(capsys):
@@ -53,8 +53,10 @@ def test_the_docs_pictures_are_made_by_the_code(tmp_path):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     written = module.main(tmp_path)
-    assert {p.name for p in written} == {name for name, *_ in module.PICTURES}
+    assert {p.name for p in written} == {name for name, *_ in module.PICTURES} | {"ticket-zh-80mm-lunch-break.png"}
     for p in written:  # and every one of them is committed for the README
         assert (ROOT / "docs" / "images" / p.name).is_file(), p.name
     ticket = [r.text for r in zxingcpp.read_barcodes(Image.open(tmp_path / "ticket-zh-80mm.png"))]
     assert ticket == ["demo-county:2026-11-23:D005:0"]
+    lunch = [r.text for r in zxingcpp.read_barcodes(Image.open(tmp_path / "ticket-zh-80mm-lunch-break.png"))]
+    assert lunch == ["https://ybj.example.gov.cn/hall/t/demo-county:2026-11-23:D005"]

@@ -1,14 +1,15 @@
 """Printer status and faults, over a real pty and a real TCP port, with the fake printer misbehaving."""
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
 
 from hardware.fakes.printer import FakePrinter
-from hardware.printing.config import printer_from_url
+from hardware.printing.config import PrinterConfigError, printer_from_url
 from hardware.printing.connections import PrinterFault, open_connection
-from hardware.printing.status import decode, query
+from hardware.printing.status import decode, part_state, query
 from hardware.printing.station import PrintStation
 
 JOB = b"\x1b@hello\nworld\n"
@@ -72,7 +73,7 @@ def test_a_healthy_printer_prints_and_reports_ready(fake, station):
     fake.wait_idle()
     assert fake.lines() == ["hello", "world"]
     assert station.status.ok and station.status.paper == "ok"
-    assert fake.status_queries == [1, 2, 4, 1, 2, 4]  # before and after the job
+    assert fake.status_queries == [1, 2, 4, -1, -1, 1, 2, 4]  # before (+ does it answer GS r 1?); after: GS r 1, DLE EOT
 
 
 def test_paper_out_before_the_job_prints_nothing(fake, station):
@@ -80,14 +81,6 @@ def test_paper_out_before_the_job_prints_nothing(fake, station):
     job, elapsed = print_and_time(station)
     assert (job.state, job.reason) == ("failed", "paper_out") and "before printing" in job.detail
     assert elapsed < 1 and fake.lines() == [] and fake.lost_bytes == 0  # the job was never sent
-
-
-def test_paper_running_out_mid_job_is_found_after_the_job(fake, station):
-    fake.paper_runs_out_after = 8
-    job, elapsed = print_and_time(station)
-    assert (job.state, job.reason) == ("failed", "paper_out") and "during printing" in job.detail
-    fake.wait_idle()
-    assert fake.lines() == ["hello"] and fake.lost_bytes > 0 and elapsed < 1
 
 
 def test_cover_open(fake, station):
@@ -263,3 +256,65 @@ def test_commands_split_across_reads_are_parsed_whole():
         fp.feed(data[i:i + 1])
     assert fp.lines() == ["参保"] and fp.find("参保").width == 2
     assert fp.printed()[-1].image.size == (8, 2)
+
+
+# ---------------------------------------------------------------- device files (file://)
+
+@pytest.fixture
+def stalled_device(tmp_path):
+    """A device file that takes 64 KB and then nothing more (a FIFO whose reader never reads)."""
+    path = tmp_path / "lp0"
+    os.mkfifo(path)
+    reader = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    yield path
+    os.close(reader)
+
+
+def test_a_stalled_device_file_is_a_write_timeout_not_a_frozen_kiosk(stalled_device):
+    st = PrintStation(printer_from_url(f"file://{stalled_device}"), poll_interval=60).start()
+    try:
+        started = time.monotonic()
+        job = st.submit(b"\x1b@" + b"x" * 200_000 + b"\n")
+        assert job.wait(st.job_seconds(job) + 1) is False
+        assert (job.state, job.reason) == ("uncertain", "write_timeout")  # 64 KB did go in
+        assert time.monotonic() - started < st.job_seconds(job) + 1
+        assert "of 200003 bytes sent" in job.detail
+    finally:
+        st.stop()
+
+
+def test_a_device_file_nobody_reads_is_unplugged_at_once(tmp_path):
+    os.mkfifo(tmp_path / "lp0")
+    with pytest.raises(PrinterFault) as exc:
+        open_connection(printer_from_url(f"file://{tmp_path / 'lp0'}").endpoint)
+    assert exc.value.reason == "unplugged"
+
+
+def test_a_device_file_cannot_claim_to_answer_status_and_says_unknown(tmp_path):
+    with pytest.raises(PrinterConfigError) as exc:
+        printer_from_url(f"file://{tmp_path / 'lp0'}", status=True)
+    assert "cannot answer status" in str(exc.value)
+    st = PrintStation(printer_from_url(f"file://{tmp_path / 'lp0'}"), poll_interval=60)
+    assert part_state(st.check_status()) == "unknown" and part_state(st.status) == "unknown"
+
+
+# ---------------------------------------------------------------- the printer's part of the device status
+
+@pytest.mark.parametrize("switch, state", [
+    (None, "ok"), ("paper_low", "paper_low"), ("paper_out", "paper_out"), ("cover_open", "cover_open"),
+    ("silent", "offline"), ("garbage", "unknown"),
+])
+def test_the_device_status_says_what_the_printer_said(fake, station, switch, state):
+    from hardware.printing.status import printer_states
+
+    assert printer_states([station]) == {"k1": "unknown"}  # not asked yet
+    if switch:
+        setattr(fake, switch, True)
+    station.check_status()
+    assert printer_states([station]) == {"k1": state}
+
+
+def test_an_unplugged_printer_is_offline(fake, station):
+    fake.unplug()
+    station.check_status()
+    assert part_state(station.status) == "offline"

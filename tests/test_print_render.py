@@ -161,6 +161,9 @@ def test_printer_tables_parse_into_profiles_and_endpoints():
     ({"id": "p", "url": "file:///x", "fallback": "q"}, "printer 'p'.fallback", "not a printer id"),
     ({"id": "bad id", "url": "file:///x"}, "printer 'bad id'.id", "is required"),
     ({"id": "p", "url": "file:///x", "cutter": "yes"}, "printer 'p'.cutter", "true or false"),
+    ({"id": "p", "url": "tcp://h", "speed_mm_s": 0}, "printer 'p'.speed_mm_s", "10 to 500"),
+    ({"id": "p", "url": "tcp://h", "confirm": 1}, "printer 'p'.confirm", "true or false"),
+    ({"id": "p", "url": "file:///dev/usb/lp0", "status": True}, "printer 'p'.status", "cannot answer status"),
 ])
 def test_a_broken_printer_table_is_reported_by_printer_and_key(table, key, why):
     with pytest.raises(PrinterConfigError) as exc:

@@ -22,7 +22,7 @@ from queue_server.engine import Engine
 ROOT = Path(__file__).resolve().parents[1]
 PROTOCOL = (ROOT / "docs" / "PROTOCOL.md").read_text(encoding="utf-8")
 README = (ROOT / "README.md").read_text(encoding="utf-8")
-NOT_TOPICS = {"site_id", "root", "reply_prefix", "command_of"}  # parts of topics and parsing, not topics
+NOT_TOPICS = {"site_id", "root", "reply_prefix", "command_of", "sender_and_command"}  # parts of topics and parsing, not topics
 
 
 # --- what the code defines -------------------------------------------------------------------------
@@ -116,7 +116,7 @@ def test_each_check_notices_a_missing_entry(kind):
 
 
 def test_the_derivations_see_what_a_reader_expects():
-    assert {"onewindow/{site}/cmd/{command}", "onewindow/{site}/state/window/{number}",
+    assert {"onewindow/{site}/cmd/{client}/{command}", "onewindow/{site}/state/window/{number}",
             "onewindow/{site}/event/call", "onewindow/{site}/presence/{client_id}"} <= set(topics())
     assert {"issue", "call_next", "snapshot"} <= set(commands())
     assert {"unknown_command", "too_large", "store_unavailable", "bad_json"} <= set(error_codes())

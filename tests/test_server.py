@@ -7,6 +7,7 @@ import sqlite3
 
 import pytest
 
+from onewindow import PROTOCOL_VERSION
 from onewindow.mqtt import LocalBroker
 from onewindow.topics import Topics
 from queue_server.server import QueueServer
@@ -51,8 +52,8 @@ class Hall:
 def command(name, site=SITE, client="k1", **args):
     rid = args.pop("request_id", None) or f"{name}-{id(args)}-{len(args)}-{sorted(args.items())}"[:60]
     rid = "".join(ch if ch.isalnum() or ch in "_.:-" else "-" for ch in rid)
-    body = {"v": 1, "request_id": rid, "reply_to": Topics(site).reply(client), **args}
-    return (Topics(site).cmd(name), json.dumps(body).encode())
+    body = {"v": PROTOCOL_VERSION, "request_id": rid, "reply_to": Topics(site).reply(client), **args}
+    return (Topics(site).cmd(name, client), json.dumps(body).encode())
 
 
 def store(tmp_path, site, name="q.db"):
@@ -121,6 +122,7 @@ def test_a_restarted_server_has_the_same_hall(tmp_path, county, clock):
     first = Hall(county, store(tmp_path, county), clock)
     first.send(*[command("issue", business_type=p, request_id=f"i{n}") for n, p in enumerate("AABCA")])
     first.send(command("sign_in", window=2, clerk="wang"), command("call_next", window=2, clerk="wang"))
+    first.server.store.close()  # one server per site and database: the first one has stopped
     again = Hall(county, store(tmp_path, county), clock)
     assert again.server.engine.snapshot(clock()) == first.server.engine.snapshot(clock())
     again.send(command("issue", business_type="A", request_id="i0"))  # a retry from before the restart
@@ -139,6 +141,7 @@ def test_two_sites_share_one_broker_and_one_database_without_mixing(tmp_path, co
         "SELECT site_id, id, ticket FROM events WHERE type = 'ticket_issued'").fetchall()
     assert {r[0] for r in rows} == {"demo-county", "demo-village"}
     assert len({r[1] for r in rows}) == 2
+    point.server.store.close()
     again = QueueServer(village, store(tmp_path, village, "city.db"), bus.transport(), clock=clock)
     assert list(again.engine.by_number) == ["A001"] and len(again.engine.tickets) == 1
 

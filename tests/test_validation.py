@@ -7,13 +7,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from onewindow import PROTOCOL_VERSION
 from queue_server.commands import SCHEMAS, BadRequest, mask_text, parse
 
 PREFIX = "onewindow/demo-county/reply/"
 
 
 def payload(**fields):
-    return json.dumps({"v": 1, "request_id": "r-1", "reply_to": PREFIX + "kiosk-1", **fields}).encode()
+    return json.dumps({"v": PROTOCOL_VERSION, "request_id": "r-1", "reply_to": PREFIX + "kiosk-1", **fields}).encode()
 
 
 def test_a_valid_issue_comes_out_typed():
@@ -28,7 +29,7 @@ def test_a_valid_issue_comes_out_typed():
     ({"business_type": "a"}, "bad_request", "business_type: must match"),
     ({}, "bad_request", "business_type: is required"),
     ({"business_type": "A", "bussiness_type": "A"}, "bad_request", "bussiness_type: not a field of issue"),
-    ({"business_type": "A", "v": 2}, "unsupported_version", "version 1"),
+    ({"business_type": "A", "v": 1}, "unsupported_version", "version 2"),
     ({"business_type": "A", "kiosk": "k 1"}, "bad_request", "kiosk"),
     ({"business_type": "A", "appointment": {"ref": "x", "start": "10:00"}}, "bad_request", "ISO-8601"),
     ({"business_type": "A", "kiosk": "13912345678"}, "personal_data", "ID or phone"),
@@ -43,7 +44,7 @@ def test_bad_fields_are_named_in_the_error(fields, code, words):
 def test_a_reply_topic_outside_the_site_cannot_be_answered():
     for reply_to in ("onewindow/other/reply/x", PREFIX, PREFIX + "a/b", PREFIX + "#", 5):
         with pytest.raises(BadRequest) as err:
-            parse("issue", json.dumps({"v": 1, "request_id": "r", "reply_to": reply_to,
+            parse("issue", json.dumps({"v": PROTOCOL_VERSION, "request_id": "r", "reply_to": reply_to,
                                        "business_type": "A"}).encode(), PREFIX)
         assert err.value.code == "bad_reply_to" and err.value.reply_to is None
 

@@ -1,8 +1,22 @@
 """A fake ESC/POS thermal printer that behaves like one, on a pty or a TCP port.
 
-It reads what a driver sends, answers DLE EOT status queries in whatever state a test sets, prints onto a
-modelled paper roll, and renders the roll to PNG. Tests assert on what a citizen would read: the text lines
-(`lines()`), how big each was printed, and the QR codes (decode `roll_image()` with zxing-cpp).
+It reads what a driver sends into an input buffer, prints it at the speed a thermal head prints, answers
+status queries in whatever state a test sets, keeps the paper roll and renders it to PNG. Tests assert on
+what a citizen would read: the text lines (`lines()`), how big each was printed, and the QR codes
+(decode `roll_image()` with zxing-cpp). The parser is the renderer's own command table
+(`hardware.printing.escpos`); the mechanism is in `printer_mechanism.py`, the roll in `printer_roll.py`.
+
+Timing (all on the injected `clock`; defaults print at once, as the older tests expect):
+
+    speed_mm_s       print speed; None prints instantly. Text lines, rasters and feeds take their paper
+                     length / speed (8 dots per mm); a line never takes less than `line_time` seconds
+    line_time        seconds per printed text line at least (a slow head)
+    buffer_bytes     input buffer; while it is full the fake stops reading the port, so the driver's writes
+                     block (a pty) or queue (TCP), as against a real printer
+    status_behind_data
+                     True: DLE EOT is answered only when the print data before it has been printed (a
+                     network printer; the default on TCP). False: answered on receipt (serial; pty default)
+    stalled          the mechanism stops: nothing more prints and nothing queued is answered
 
 Fault switches (attributes; set them any time, also while a job is arriving):
 
@@ -14,16 +28,19 @@ Fault switches (attributes; set them any time, also while a job is arriving):
     paper_runs_out_after = N
                      the paper runs out after N more bytes of print data (mid-job)
     answer_delay     seconds before a status answer goes out (measured on the injected clock)
+    after_cut(n, **switches)
+                     set switches once n more slips have been cut (e.g. `after_cut(1, silent=True)`: the
+                     printer goes silent just after printing a ticket)
     unplug()         closes the port (pty master / TCP sockets): the driver's next read/write fails
                      and a pty device path disappears
     chinese_font     False: FS & is ignored and GB18030 bytes print as code-page junk, like a printer
                      without a Chinese font
+    answers_sync     False: GS r 1 is ignored, like printers that do not implement it
 
 Use it without a port too: `FakePrinter().feed(data)` parses bytes directly (fast unit tests).
 
-What it understands: ESC @, ESC a, ESC E, ESC !, ESC - , ESC M, ESC t, ESC d, ESC J, ESC 2, ESC 3, GS !,
-GS B, GS L, GS W, GS a, GS V, GS v 0, GS ( k (QR model 2: module size, error level, store, print), FS &,
-FS ., FS !, DLE EOT 1-4, LF, CR, HT. Anything else is recorded in `unknown` (and tests fail on it).
+Status answers: DLE EOT 1, 2, 4 (one byte each, bits 1 and 4 set) and GS r 1 (paper sensor: bits 0-1
+near end, bits 2-3 paper end; processed in order, after the print data before it).
 """
 from __future__ import annotations
 
@@ -35,85 +52,47 @@ import socket
 import threading
 import time
 import tty
-from dataclasses import dataclass, field
+from collections import deque
 from typing import Callable
 
-import qrcode
-from PIL import Image, ImageDraw, ImageFont
+from hardware.printing import escpos
+from hardware.printing.paper import DOTS_PER_MM
+from hardware.fakes.printer_mechanism import Mechanism
+from hardware.fakes.printer_roll import CutMark, PrintedImage, PrintedLine, roll_image, split_pages
+from hardware.fakes.printer_roll import Feed  # noqa: F401 - re-exported for tests
 
 log = logging.getLogger("onewindow.fake_printer")
 
-PAPER_DOTS = {58: 384, 80: 576}
-CODE_PAGES = {0: "cp437", 2: "cp850", 3: "cp860", 16: "cp1252", 17: "cp866", 19: "cp858"}
-FONT_PATH = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
-LINE_SPACING = 30  # dots, ESC 2 default
+PRINTING = {"text", "lf", "tab", "feed_lines", "feed_dots", "cut", "raster", "function"}
+ANSWERED = {"status", "sync_status"}
 
 
-@dataclass
-class PrintedLine:
-    """One line of text as it came out of the printer."""
-
-    text: str
-    dots: int               # width in dots
-    width: int = 1          # largest horizontal magnification on the line
-    height: int = 1         # largest vertical magnification on the line
-    bold: bool = False      # any bold character
-    align: str = "left"
-    wrapped: bool = False   # the printer had to wrap it: the line was wider than the paper
-    chars: list = field(default_factory=list, repr=False)  # (char, dots, width, height, bold)
-
-
-@dataclass
-class PrintedImage:
-    """A raster picture or a QR code on the roll (mode "1", ink = 1)."""
-
-    image: Image.Image
-    kind: str = "raster"      # raster | qr
-    qr_data: bytes = b""
-    too_wide: bool = False    # the raster was wider than the paper
-
-
-@dataclass
-class Feed:
-    dots: int
-
-
-@dataclass
-class CutMark:
-    partial: bool
-
-
-class FakePrinter:
+class FakePrinter(Mechanism):
     def __init__(self, paper_mm: int = 80, chinese_font: bool = True, transport: str | None = None,
-                 clock: Callable[[], float] = time.monotonic, name: str = "fake"):
-        if paper_mm not in PAPER_DOTS:
-            raise ValueError("paper_mm must be 58 or 80")
-        self.paper_mm = paper_mm
-        self.dots = PAPER_DOTS[paper_mm]
-        self.chinese_font = chinese_font
+                 clock: Callable[[], float] = time.monotonic, name: str = "fake", speed_mm_s: float | None = None,
+                 line_time: float = 0.0, buffer_bytes: int = 4096, status_behind_data: bool | None = None):
+        super().__init__(paper_mm, chinese_font)
         self.clock = clock
         self.name = name
+        self.speed_mm_s, self.line_time, self.buffer_bytes = speed_mm_s, line_time, buffer_bytes
+        self.status_behind_data = transport == "tcp" if status_behind_data is None else status_behind_data
         # fault switches
-        self.paper_out = False
-        self.paper_low = False
-        self.cover_open = False
-        self.silent = False
-        self.garbage = False
+        self.paper_out = self.paper_low = self.cover_open = self.silent = self.garbage = self.stalled = False
         self.paper_runs_out_after: int | None = None
         self.answer_delay = 0.0
+        self.answers_sync = True
+        self._schedule: list[list] = []  # [cuts to go, switches]
         # what happened
-        self.roll: list[PrintedLine | PrintedImage | Feed | CutMark] = []
         self.received = bytearray()
         self.status_queries: list[int] = []
-        self.unknown: list[bytes] = []
         self.lost_bytes = 0  # print data that arrived while the printer could not print
         self.unplugged = False
-        self._buf = bytearray()
         self._lock = threading.RLock()
+        self._pending = b""                       # an incomplete command at the end of what arrived
+        self._queue: deque[escpos.Token] = deque()  # the input buffer, as tokens
+        self._queued_bytes = 0
+        self._free_at = 0.0                       # when the mechanism finishes what it is printing
         self._answers: list[tuple[float, bytes]] = []
-        self._reset_modes()
-        self._line: list = []
-        self._line_align = None
         # transport
         self.transport = transport
         self._thread: threading.Thread | None = None
@@ -161,20 +140,16 @@ class FakePrinter:
 
     def stop(self) -> None:
         self._stop.set()
-        if self._thread is not None:
+        if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=2)
-            self._thread = None
+        self._thread = None
         self._close_port()
 
     def unplug(self) -> None:
         """Pull the cable: close the port so the driver's next read or write fails."""
         log.info("%s: unplugged", self.name)
         self.unplugged = True
-        self._stop.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=2)
-            self._thread = None
-        self._close_port()
+        self.stop()
 
     def _close_port(self) -> None:
         for fd in (self._master, self._slave):
@@ -194,28 +169,29 @@ class FakePrinter:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                if self.transport == "pty":
-                    self._serve_pty()
-                else:
-                    self._serve_tcp()
+                self._serve_pty() if self.transport == "pty" else self._serve_tcp()
+                self.advance()
             except OSError as exc:
                 if not self._stop.is_set():
                     log.warning("%s: port error: %s", self.name, exc)
                     time.sleep(0.01)
 
+    @property
+    def _room(self) -> bool:
+        return self._queued_bytes < self.buffer_bytes  # a command longer than the buffer streams in
+
     def _serve_pty(self) -> None:
         master = self._master
         if master is None:
             return
-        r, _, _ = select.select([master], [], [], 0.01)
+        r, _, _ = select.select([master] if self._room else [], [], [], 0.005)
         if r:
-            data = os.read(master, 65536)
-            self.feed(data)
+            self.receive(os.read(master, self.buffer_bytes))
         self._flush_answers(lambda b: os.write(master, b))
 
     def _serve_tcp(self) -> None:
         assert self._server is not None
-        r, _, _ = select.select([self._server] + self._conns, [], [], 0.01)
+        r, _, _ = select.select([self._server] + (self._conns if self._room else []), [], [], 0.005)
         for s in r:
             if s is self._server:
                 conn, _ = self._server.accept()
@@ -223,19 +199,20 @@ class FakePrinter:
                 self._conns.append(conn)
                 continue
             try:
-                data = s.recv(65536)
+                data = s.recv(self.buffer_bytes)
             except OSError:
                 data = b""
             if not data:
                 self._conns.remove(s)
                 s.close()
                 continue
-            self.feed(data)
+            self.receive(data)
         conns = list(self._conns)
         if conns:
             self._flush_answers(lambda b: conns[-1].sendall(b))
         else:
-            self._answers.clear()
+            with self._lock:
+                self._answers.clear()
 
     def _flush_answers(self, send: Callable[[bytes], object]) -> None:
         now = self.clock()
@@ -245,16 +222,76 @@ class FakePrinter:
         for a in due:
             send(a)
 
-    # ------------------------------------------------------------------ state
-    def _reset_modes(self) -> None:
-        self.align = "left"
-        self.bold = False
-        self.mag = (1, 1)
-        self.chinese = False
-        self.code_page = 0
-        self.line_spacing = LINE_SPACING
-        self._qr = {"module": 3, "ecc": 49, "data": b""}
+    # ------------------------------------------------------------------ input buffer and timing
+    def feed(self, data: bytes) -> None:
+        """Bytes arriving from the driver, printed as far as the clock allows (at once without a speed)."""
+        self.receive(data)
+        self.advance()
 
+    def receive(self, data: bytes) -> None:
+        """Bytes into the input buffer; real-time commands are answered now unless behind data."""
+        with self._lock:
+            self.received += data
+            buf = self._pending + data
+            if not self._queue and self._free_at < self.clock():
+                self._free_at = self.clock()
+            pos = 0
+            while pos < len(buf):
+                tok = escpos.next_token(buf, pos)
+                if tok is None:
+                    break
+                pos += len(tok.data)
+                if tok.command is not None and tok.command.realtime and not self.status_behind_data:
+                    self.advance()  # the answer tells the state at this moment
+                    self._answer(tok)
+                    continue
+                self._queue.append(tok)
+                self._queued_bytes += len(tok.data)
+            self._pending = buf[pos:]
+
+    def advance(self) -> None:
+        """Print what the clock says is printed by now."""
+        with self._lock:
+            now = self.clock()
+            while self._queue and not self.stalled and self._free_at <= now:
+                tok = self._queue.popleft()
+                self._queued_bytes -= len(tok.data)
+                self._free_at += self._execute(tok)
+
+    @property
+    def busy(self) -> bool:
+        """Data is waiting in the buffer or still being printed."""
+        return bool(self._queue) or self._free_at > self.clock()
+
+    def _execute(self, tok: escpos.Token) -> float:
+        """Carry out one token from the buffer; the seconds the mechanism is busy with it."""
+        if tok.name in ANSWERED:
+            self._answer(tok)
+            return 0.0
+        if not self.can_print and tok.name in PRINTING:
+            self.lost_bytes += len(tok.data)
+            self._use_paper(len(tok.data))
+            return 0.0
+        if not self.can_print:
+            self.lost_bytes += len(tok.data)
+        before = len(self.roll)
+        dots = self.execute(tok)
+        self._use_paper(len(tok.data))
+        if self.speed_mm_s is None:
+            return 0.0
+        lines = sum(isinstance(r, PrintedLine) for r in self.roll[before:])
+        return max(dots / (DOTS_PER_MM * self.speed_mm_s), lines * self.line_time)
+
+    def _use_paper(self, n: int) -> None:
+        """Count n bytes of print data against the paper (the roll runs out after `paper_runs_out_after`)."""
+        if self.paper_runs_out_after is not None:
+            self.paper_runs_out_after -= n
+            if self.paper_runs_out_after < 0:
+                self.paper_runs_out_after = None
+                self.paper_out = True
+                log.info("%s: paper ran out mid-job", self.name)
+
+    # ------------------------------------------------------------------ status and faults
     @property
     def can_print(self) -> bool:
         return not (self.paper_out or self.cover_open or self.unplugged)
@@ -270,257 +307,36 @@ class FakePrinter:
             b |= (0x0C if self.paper_low or self.paper_out else 0) | (0x60 if self.paper_out else 0)
         return b
 
-    # ------------------------------------------------------------------ parser
-    def feed(self, data: bytes) -> None:
-        """Bytes arriving from the driver."""
-        with self._lock:
-            self.received += data
-            self._buf += data
-            pos = 0
-            buf = self._buf
-            while pos < len(buf):
-                used = self._step(buf, pos)
-                if used == 0:
-                    break  # incomplete command: wait for more bytes
-                if buf[pos] != 0x10:  # real-time commands use no paper
-                    self._count_print_bytes(used)
-                pos += used
-            del buf[:pos]
+    def sensor_byte(self) -> int:
+        """The GS r 1 answer: bits 0-1 near end, bits 2-3 paper end."""
+        return (0x03 if self.paper_low or self.paper_out else 0) | (0x0C if self.paper_out else 0)
 
-    def _answer(self, n: int) -> None:
-        self.status_queries.append(n)
-        if self.silent:
+    def _answer(self, tok: escpos.Token) -> None:
+        n = tok.data[2]
+        self.status_queries.append(n if tok.name == "status" else -n)  # GS r n is recorded as -n
+        if self.silent or (tok.name == "sync_status" and not self.answers_sync):
             return
         if self.garbage:
             reply = bytes([random.choice([0xFF, 0x00, 0x81, 0xA5, 0x7E])]) + b"\xff"
         else:
-            reply = bytes([self.status_byte(n)])
+            reply = bytes([self.status_byte(n) if tok.name == "status" else self.sensor_byte()])
         self._answers.append((self.clock() + self.answer_delay, reply))
 
-    def _count_print_bytes(self, n: int) -> None:
-        """Count n bytes of print data against the paper (the roll runs out after `paper_runs_out_after`)."""
-        if not self.can_print:
-            self.lost_bytes += n
-        if self.paper_runs_out_after is not None:
-            self.paper_runs_out_after -= n
-            if self.paper_runs_out_after < 0:
-                self.paper_runs_out_after = None
-                self.paper_out = True
-                log.info("%s: paper ran out mid-job", self.name)
+    def after_cut(self, cuts: int = 1, **switches) -> None:
+        """Set fault switches once `cuts` more slips have been cut."""
+        for key in switches:
+            if not hasattr(self, key):
+                raise AttributeError(f"no fault switch {key!r}")
+        self._schedule.append([cuts, switches])
 
-    def _step(self, buf: bytearray, pos: int) -> int:  # noqa: C901 - one branch per command
-        b = buf[pos]
-        rest = len(buf) - pos
-
-        def need(k: int) -> bool:
-            return rest >= k
-
-        if b == 0x10:  # DLE
-            if not need(3):
-                return 0
-            if buf[pos + 1] == 0x04 and 1 <= buf[pos + 2] <= 4:
-                self._answer(buf[pos + 2])
-                return 3
-            self.unknown.append(bytes(buf[pos:pos + 3]))
-            return 3
-        printing = self.can_print
-        if b == 0x0A:
-            if printing:
-                self._newline()
-            return 1
-        if b in (0x0D, 0x00):
-            return 1
-        if b == 0x09:
-            if printing:
-                self._put(" " * 4, 12)
-            return 1
-        if b == 0x1B:  # ESC
-            if not need(2):
-                return 0
-            c = buf[pos + 1]
-            if c == 0x40:
-                self._flush_line()
-                self._reset_modes()
-                return 2
-            if c in (0x32,):
-                self.line_spacing = LINE_SPACING
-                return 2
-            one_arg = {0x61, 0x45, 0x21, 0x2D, 0x4D, 0x74, 0x64, 0x4A, 0x33, 0x47, 0x52, 0x20, 0x7B}
-            if c in one_arg:
-                if not need(3):
-                    return 0
-                n = buf[pos + 2]
-                if c == 0x61:
-                    self.align = {0: "left", 1: "center", 2: "right", 48: "left", 49: "center", 50: "right"}.get(n, "left")
-                elif c == 0x45:
-                    self.bold = bool(n & 1)
-                elif c == 0x21:
-                    self.bold = bool(n & 0x08)
-                    self.mag = (2 if n & 0x20 else 1, 2 if n & 0x10 else 1)
-                elif c == 0x74:
-                    if n not in CODE_PAGES:
-                        self.unknown.append(bytes(buf[pos:pos + 3]))
-                    self.code_page = n
-                elif c == 0x64 and self.can_print:
-                    self._flush_line()
-                    self.roll.append(Feed(n * self.line_spacing))
-                elif c == 0x4A and self.can_print:
-                    self._flush_line()
-                    self.roll.append(Feed(n))
-                elif c == 0x33:
-                    self.line_spacing = n
-                return 3
-            self.unknown.append(bytes(buf[pos:pos + 2]))
-            return 2
-        if b == 0x1D:  # GS
-            if not need(2):
-                return 0
-            c = buf[pos + 1]
-            if c == 0x21:
-                if not need(3):
-                    return 0
-                n = buf[pos + 2]
-                self.mag = ((n >> 4) + 1, (n & 0x0F) + 1)
-                return 3
-            if c in (0x42, 0x61, 0x66, 0x68, 0x77, 0x48):
-                return 3 if need(3) else 0
-            if c in (0x4C, 0x57):
-                return 4 if need(4) else 0
-            if c == 0x56:  # GS V m [n]
-                if not need(3):
-                    return 0
-                m = buf[pos + 2]
-                size = 4 if m in (65, 66, 97, 98, 103, 104) else 3
-                if not need(size):
-                    return 0
-                if self.can_print:
-                    self._flush_line()
-                    if size == 4:
-                        self.roll.append(Feed(buf[pos + 3] * self.line_spacing))
-                    self.roll.append(CutMark(partial=m in (1, 49, 66, 98)))
-                return size
-            if c == 0x76:  # GS v 0 m xL xH yL yH d...
-                if not need(8):
-                    return 0
-                wb = buf[pos + 4] | buf[pos + 5] << 8
-                h = buf[pos + 6] | buf[pos + 7] << 8
-                total = 8 + wb * h
-                if not need(total):
-                    return 0
-                ok = self.can_print
-                if ok:
-                    self._flush_line()
-                    img = Image.frombytes("1", (wb * 8, h), bytes(buf[pos + 8:pos + total]))
-                    self.roll.append(PrintedImage(img, "raster", too_wide=wb * 8 > self.dots))
-                return total
-            if c == 0x28:  # GS ( k pL pH cn fn ...
-                if not need(5):
-                    return 0
-                ln = buf[pos + 3] | buf[pos + 4] << 8
-                total = 5 + ln
-                if not need(total):
-                    return 0
-                ok = self.can_print
-                if buf[pos + 2] == 0x6B and ln >= 2 and buf[pos + 5] == 0x31:
-                    fn, args = buf[pos + 6], bytes(buf[pos + 7:pos + total])
-                    if fn == 0x43:
-                        self._qr["module"] = args[0]
-                    elif fn == 0x45:
-                        self._qr["ecc"] = args[0]
-                    elif fn == 0x50:
-                        self._qr["data"] = args[1:]
-                    elif fn == 0x51 and ok:
-                        self._flush_line()
-                        self._print_qr()
-                    return total
-                self.unknown.append(bytes(buf[pos:pos + min(total, 8)]))
-                return total
-            self.unknown.append(bytes(buf[pos:pos + 2]))
-            return 2
-        if b == 0x1C:  # FS
-            if not need(2):
-                return 0
-            c = buf[pos + 1]
-            if c == 0x26:
-                self.chinese = self.chinese_font
-                return 2
-            if c == 0x2E:
-                self.chinese = False
-                return 2
-            if c in (0x21, 0x2D, 0x57):
-                return 3 if need(3) else 0
-            self.unknown.append(bytes(buf[pos:pos + 2]))
-            return 2
-        if b < 0x20 or b == 0x7F:
-            self.unknown.append(bytes([b]))
-            return 1
-        # printable
-        if b < 0x80:
-            if printing:
-                self._put(chr(b), 12)
-            return 1
-        if self.chinese:
-            if not need(2):
-                return 0
-            b2 = buf[pos + 1]
-            k = 4 if 0x30 <= b2 <= 0x39 else 2
-            if not need(k):
-                return 0
-            try:
-                ch = bytes(buf[pos:pos + k]).decode("gb18030")
-            except UnicodeDecodeError:
-                ch = "\ufffd"
-            if printing:
-                self._put(ch, 24)
-            return k
-        ch = bytes([b]).decode(CODE_PAGES.get(self.code_page, "cp437"), "replace")
-        if printing:
-            self._put(ch, 12)
-        return 1
-
-    # ------------------------------------------------------------------ the roll
-    def _put(self, ch: str, base_dots: int) -> None:
-        w, h = self.mag
-        dots = base_dots * w
-        used = sum(c[1] for c in self._line)
-        if not self._line:
-            self._line_align = self.align
-        if used + dots > self.dots:  # the printer wraps by itself: a layout bug
-            self._flush_line(wrapped=True)
-            self._line_align = self.align
-        self._line.append((ch, dots, w, h, self.bold))
-
-    def _newline(self) -> None:
-        if self._line:
-            self._flush_line()
-        else:
-            self.roll.append(Feed(self.line_spacing))
-
-    def _flush_line(self, wrapped: bool = False) -> None:
-        if not self._line:
-            return
-        chars = self._line
-        self.roll.append(PrintedLine(
-            text="".join(c[0] for c in chars), dots=sum(c[1] for c in chars),
-            width=max(c[2] for c in chars), height=max(c[3] for c in chars),
-            bold=any(c[4] for c in chars), align=self._line_align or "left", wrapped=wrapped, chars=chars))
-        self._line = []
-
-    def _print_qr(self) -> None:
-        level = {48: qrcode.constants.ERROR_CORRECT_L, 49: qrcode.constants.ERROR_CORRECT_M,
-                 50: qrcode.constants.ERROR_CORRECT_Q, 51: qrcode.constants.ERROR_CORRECT_H}
-        q = qrcode.QRCode(error_correction=level.get(self._qr["ecc"], qrcode.constants.ERROR_CORRECT_M),
-                          box_size=max(1, self._qr["module"]), border=4)
-        q.add_data(self._qr["data"])
-        q.make(fit=True)
-        m = q.get_matrix()
-        n, k = len(m), max(1, self._qr["module"])
-        small = Image.frombytes("L", (n, n), bytes(255 if v else 0 for row in m for v in row))
-        img = small.resize((n * k, n * k), Image.NEAREST).convert("1")
-        canvas = Image.new("1", (self.dots, img.height), 0)
-        x = {"left": 0, "center": (self.dots - img.width) // 2, "right": self.dots - img.width}[self.align]
-        canvas.paste(img, (max(0, x), 0))
-        self.roll.append(PrintedImage(canvas, "qr", qr_data=bytes(self._qr["data"]), too_wide=img.width > self.dots))
+    def on_cut(self) -> None:
+        for entry in list(self._schedule):
+            entry[0] -= 1
+            if entry[0] <= 0:
+                self._schedule.remove(entry)
+                for key, value in entry[1].items():
+                    log.info("%s: after the cut, %s = %r", self.name, key, value)
+                    setattr(self, key, value)
 
     # ------------------------------------------------------------------ what a citizen reads
     def printed(self) -> list:
@@ -543,86 +359,26 @@ class FakePrinter:
 
     def pages(self) -> list[list]:
         """The roll split at each cut: one list of records per slip."""
-        pages, cur = [], []
-        for r in self.printed():
-            if isinstance(r, CutMark):
-                pages.append(cur)
-                cur = []
-            else:
-                cur.append(r)
-        if cur:
-            pages.append(cur)
-        return pages
+        return split_pages(self.printed())
+
+    def images(self) -> list[PrintedImage]:
+        return [r for r in self.printed() if isinstance(r, PrintedImage)]
 
     def wait_idle(self, quiet: float = 0.05, timeout: float = 2.0) -> None:
-        """Wait (real time) until no bytes arrived for `quiet` seconds: for port-based tests."""
+        """Wait (real time) until no bytes arrived for `quiet` seconds and the buffer is printed."""
         deadline = time.monotonic() + timeout
         last, since = len(self.received), time.monotonic()
         while time.monotonic() < deadline:
             time.sleep(0.005)
-            if len(self.received) != last:
+            if len(self.received) != last or self.busy:
                 last, since = len(self.received), time.monotonic()
             elif time.monotonic() - since >= quiet:
                 return
 
-    def roll_image(self, records: list | None = None, margin: int = 16) -> Image.Image:
+    def roll_image(self, records: list | None = None, margin: int = 16):
         """The paper roll as a picture (RGB, white paper, black print, grey margins)."""
-        records = self.printed() if records is None else records
-        items: list[tuple[int, Image.Image | None, object]] = []
-        height = margin
-        for r in records:
-            if isinstance(r, PrintedLine):
-                h = max(LINE_SPACING, 24 * r.height + 6)
-                items.append((height, None, r))
-                height += h
-            elif isinstance(r, PrintedImage):
-                items.append((height, r.image, r))
-                height += r.image.height
-            elif isinstance(r, Feed):
-                height += r.dots
-            elif isinstance(r, CutMark):
-                items.append((height, None, r))
-                height += 12
-        height += margin
-        out = Image.new("L", (self.dots + 2 * margin, height), 255)
-        draw = ImageDraw.Draw(out)
-        draw.rectangle([0, 0, margin - 1, height], fill=200)
-        draw.rectangle([self.dots + margin, 0, self.dots + 2 * margin, height], fill=200)
-        for y, img, r in items:
-            if isinstance(r, PrintedImage):
-                ink = img.point(lambda v: 0 if v else 255, mode="L")  # type: ignore[union-attr]
-                out.paste(ink.crop((0, 0, min(ink.width, self.dots), ink.height)), (margin, y))
-            elif isinstance(r, PrintedLine):
-                self._draw_line(out, r, margin, y)
-            elif isinstance(r, CutMark):
-                for x in range(margin, self.dots + margin, 12):
-                    draw.line([x, y + 6, x + 6, y + 6], fill=120)
-        return out.convert("RGB")
+        return roll_image(self.printed() if records is None else records, self.dots, margin)
 
     def save_png(self, path, records: list | None = None) -> None:
         """Save the roll as a grey-scale PNG (a thermal printer has no grey: it compresses well)."""
         self.roll_image(records).convert("L").save(path, optimize=True)
-
-    def _draw_line(self, out: Image.Image, line: PrintedLine, margin: int, y: int) -> None:
-        x = {"left": 0, "center": (self.dots - line.dots) // 2, "right": self.dots - line.dots}[line.align]
-        x = margin + max(0, x)
-        draw = ImageDraw.Draw(out)
-        draw.fontmode = "1"  # dots are on or off, as on thermal paper
-        for ch, dots, w, h, bold in line.chars:
-            wide = dots // w >= 24
-            font = _fake_font(24 * h if wide else 20 * h, not wide)
-            cx = x + dots / 2
-            for dx in ((0, 1) if bold else (0,)):
-                draw.text((cx + dx, y + round(24 * h * (0.84 if wide else 0.80))), ch, font=font, fill=0,
-                          anchor="ms")
-            x += dots
-
-
-_FONTS: dict = {}
-
-
-def _fake_font(size: int, mono: bool) -> ImageFont.FreeTypeFont:
-    key = (size, mono)
-    if key not in _FONTS:
-        _FONTS[key] = ImageFont.truetype(FONT_PATH, size, index=1 if mono else 0)
-    return _FONTS[key]

@@ -71,23 +71,24 @@ def run(args: argparse.Namespace) -> int:
               f"{args.lang}, {args.text_mode}")
         return 0
     from hardware.printing.station import PrintStation
+    from hardware.printing.status import part_state
 
     station = PrintStation(printer).start()
     try:
         st = station.check_status()
-        print(f"printer {args.printer}: {st.problem or 'ready'}{' (paper low)' if st.paper_low else ''}"
-              f"{' - ' + st.detail if st.detail else ''}")
+        print(f"printer {args.printer}: {part_state(st)}{' - ' + st.detail if st.detail else ''}")
         failed = 0
         for doc in docs:
             job = station.submit(doc)
-            ok = job.wait(2 * station.timeout + max(3.0, len(job.data) / 500))
+            ok = job.wait(station.job_seconds(job) + 0.5)
             what = {"ticket": "ticket", "notice_slip": "notice slip", "refusal_slip": "refusal slip"}[doc.kind]
             if ok:
                 print(f"printed the {what} ({len(job.data)} bytes)")
             else:
                 failed += 1
                 text = REASONS.get(job.reason or "", ("", job.reason))[1]
-                print(f"FAILED to print the {what}: {text} ({job.reason}; {job.detail})")
+                fate = "the printer did not confirm" if job.state in ("uncertain", "printing") else "FAILED to print"
+                print(f"{fate} the {what}: {text} ({job.reason}; {job.detail})")
         return 1 if failed else 0
     finally:
         station.stop()

@@ -11,6 +11,9 @@
     cutter = true             # has an auto-cutter; false: paper is fed out to tear off
     status = true             # answers DLE EOT status queries; default false for file://
     timeout_ms = 300          # how long to wait for one status answer
+    speed_mm_s = 50           # the slowest the printer prints: a job's deadlines grow with its paper length
+    confirm = true            # after a job, GS r 1 (answered once the job went through) confirms it printed;
+                              # a printer that does not answer it is confirmed by DLE EOT instead
     fallback = "kiosk-1-spare"  # another printer's id to use when this one fails
 
 `parse_printers(tables)` returns a tuple of frozen `PrinterConfig` or raises `PrinterConfigError` listing
@@ -26,13 +29,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from hardware.printing import paper as geometry
 from onewindow.config import ConfigError
 
 PRINTER_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
 TEXT_MODES = ("gb18030", "image")
 BAUDRATES = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400)
 KNOWN_KEYS = {"id", "url", "paper", "chinese_font", "text_mode", "native_qr", "cutter", "status",
-              "timeout_ms", "fallback", "name"}
+              "timeout_ms", "fallback", "name", "speed_mm_s", "confirm"}
 URL_OPTIONS = {
     "serial": {"baudrate", "bytesize", "parity", "stopbits", "rtscts", "xonxoff", "dsrdtr", "write_timeout_ms"},
     "tcp": {"connect_timeout_ms", "write_timeout_ms"},
@@ -58,11 +62,11 @@ class PrinterProfile:
 
     @property
     def dots(self) -> int:
-        return {58: 384, 80: 576}[self.paper_mm]
+        return geometry.dots(self.paper_mm)
 
     @property
     def columns(self) -> int:
-        return {58: 32, 80: 48}[self.paper_mm]
+        return geometry.columns(self.paper_mm)
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,8 @@ class PrinterConfig:
     timeout_ms: int = 300
     fallback: str | None = None
     name: str = ""
+    speed_mm_s: float = 50.0
+    confirm: bool = True
 
 
 def _bool_opt(value: str) -> bool | None:
@@ -101,17 +107,8 @@ def _int_opt(value: str) -> int | None:
         return None
 
 
-def parse_url(url: Any, key: str = "url") -> tuple[Endpoint | None, list[tuple[str, Any, str]]]:
-    """Parse a printer connection URL; return the endpoint (or None) and its problems."""
-    errors: list[tuple[str, Any, str]] = []
-    if not isinstance(url, str) or "://" not in url:
-        return None, [(key, url, "must be a URL like serial:///dev/ttyUSB0?baudrate=19200, "
-                                 "tcp://10.0.0.5:9100, usb://0x0416:0x5011 or file:///dev/usb/lp0")]
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    if scheme not in URL_OPTIONS:
-        return None, [(key, url, f"unknown scheme {scheme!r}: use serial, tcp, usb or file")]
-    raw_opts = dict(parse_qsl(parts.query, keep_blank_values=True))
+def _parse_options(scheme: str, raw_opts: dict, key: str, errors: list) -> dict[str, Any]:
+    """The typed `?name=value` options of a printer URL; problems go to `errors`."""
     opts: dict[str, Any] = {}
     for name, value in raw_opts.items():
         if name not in URL_OPTIONS[scheme]:
@@ -145,6 +142,20 @@ def parse_url(url: Any, key: str = "url") -> tuple[Endpoint | None, list[tuple[s
             if name in ("in_ep", "out_ep", "interface") and not 0 <= n <= 255:
                 errors.append((f"{key}?{name}", n, "must be 0 to 255 (0x00-0xff)"))
             opts[name] = n
+    return opts
+
+
+def parse_url(url: Any, key: str = "url") -> tuple[Endpoint | None, list[tuple[str, Any, str]]]:
+    """Parse a printer connection URL; return the endpoint (or None) and its problems."""
+    errors: list[tuple[str, Any, str]] = []
+    if not isinstance(url, str) or "://" not in url:
+        return None, [(key, url, "must be a URL like serial:///dev/ttyUSB0?baudrate=19200, "
+                                 "tcp://10.0.0.5:9100, usb://0x0416:0x5011 or file:///dev/usb/lp0")]
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in URL_OPTIONS:
+        return None, [(key, url, f"unknown scheme {scheme!r}: use serial, tcp, usb or file")]
+    opts = _parse_options(scheme, dict(parse_qsl(parts.query, keep_blank_values=True)), key, errors)
     port = None
     if scheme in ("serial", "file"):
         target = parts.path
@@ -186,64 +197,13 @@ def parse_printers(tables: Any, source: str = "printer") -> tuple[PrinterConfig,
     out: list[PrinterConfig] = []
     ids: list[str] = []
     for i, t in enumerate(tables):
-        where = f"printer[{i}]"
         if not isinstance(t, dict):
-            errors.append((where, t, "must be a table"))
+            errors.append((f"printer[{i}]", t, "must be a table"))
             continue
-        pid = t.get("id")
-        if isinstance(pid, str) and pid:
-            where = f"printer {pid!r}"
-        for k in t:
-            if k not in KNOWN_KEYS:
-                errors.append((f"{where}.{k}", t[k], f"unknown key (known: {', '.join(sorted(KNOWN_KEYS))})"))
-        if not isinstance(pid, str) or not PRINTER_ID_RE.match(pid):
-            errors.append((f"{where}.id", pid, "is required: letters, digits, '-', '_' or '.', at most 40"))
-            pid = f"printer{i}"
-        if pid in ids:
-            errors.append((f"{where}.id", pid, "is used by another printer"))
-        ids.append(pid)
-        endpoint, url_errors = parse_url(t.get("url"), f"{where}.url")
-        errors.extend(url_errors)
-
-        def flag(name: str, default: bool) -> bool:
-            v = t.get(name, default)
-            if not isinstance(v, bool):
-                errors.append((f"{where}.{name}", v, "must be true or false"))
-                return default
-            return v
-
-        paper = t.get("paper", 80)
-        if paper not in (58, 80) or isinstance(paper, bool):
-            errors.append((f"{where}.paper", paper, "must be 58 or 80 (mm)"))
-            paper = 80
-        chinese_font = flag("chinese_font", True)
-        text_mode = t.get("text_mode", "gb18030" if chinese_font else "image")
-        if text_mode not in TEXT_MODES:
-            errors.append((f"{where}.text_mode", text_mode, "must be gb18030 or image"))
-            text_mode = "image"
-        elif text_mode == "gb18030" and not chinese_font:
-            errors.append((f"{where}.text_mode", text_mode,
-                           "needs a printer with a Chinese font (chinese_font = true); use image"))
-        status = flag("status", endpoint is None or endpoint.scheme != "file")
-        timeout_ms = t.get("timeout_ms", 300)
-        if isinstance(timeout_ms, bool) or not isinstance(timeout_ms, int) or not 20 <= timeout_ms <= 2000:
-            errors.append((f"{where}.timeout_ms", timeout_ms,
-                           "must be 20 to 2000 milliseconds (a kiosk must not wait longer for a status)"))
-            timeout_ms = 300
-        fallback = t.get("fallback")
-        if fallback is not None and not isinstance(fallback, str):
-            errors.append((f"{where}.fallback", fallback, "must be another printer's id"))
-            fallback = None
-        name = t.get("name", "")
-        if not isinstance(name, str):
-            errors.append((f"{where}.name", name, "must be a string"))
-            name = ""
-        out.append(PrinterConfig(
-            id=pid, url=str(t.get("url")), endpoint=endpoint or Endpoint("file", "/dev/null"),
-            profile=PrinterProfile(paper_mm=paper, text_mode=text_mode, native_qr=flag("native_qr", True),
-                                   cutter=flag("cutter", True)),
-            status=status, timeout_ms=timeout_ms, fallback=fallback, name=name))
-    for i, p in enumerate(out):
+        printer = _parse_table(t, i, ids, errors)
+        ids.append(printer.id)
+        out.append(printer)
+    for p in out:
         if p.fallback is not None:
             if p.fallback == p.id:
                 errors.append((f"printer {p.id!r}.fallback", p.fallback, "a printer cannot be its own fallback"))
@@ -253,6 +213,73 @@ def parse_printers(tables: Any, source: str = "printer") -> tuple[PrinterConfig,
     if errors:
         raise PrinterConfigError(source, errors)
     return tuple(out)
+
+
+def _number(t: dict, key: str, where: str, default: Any, low: float, high: float, why: str, errors: list,
+            integer: bool = False) -> Any:
+    v = t.get(key, default)
+    if isinstance(v, bool) or not isinstance(v, int if integer else (int, float)) or not low <= v <= high:
+        errors.append((f"{where}.{key}", v, why))
+        return default
+    return v
+
+
+def _parse_table(t: dict, i: int, ids: list[str], errors: list) -> PrinterConfig:
+    """One `[[printer]]` table; its problems go to `errors`."""
+    pid = t.get("id")
+    where = f"printer {pid!r}" if isinstance(pid, str) and pid else f"printer[{i}]"
+    for k in t:
+        if k not in KNOWN_KEYS:
+            errors.append((f"{where}.{k}", t[k], f"unknown key (known: {', '.join(sorted(KNOWN_KEYS))})"))
+    if not isinstance(pid, str) or not PRINTER_ID_RE.match(pid):
+        errors.append((f"{where}.id", pid, "is required: letters, digits, '-', '_' or '.', at most 40"))
+        pid = f"printer{i}"
+    if pid in ids:
+        errors.append((f"{where}.id", pid, "is used by another printer"))
+    endpoint, url_errors = parse_url(t.get("url"), f"{where}.url")
+    errors.extend(url_errors)
+
+    def flag(name: str, default: bool) -> bool:
+        v = t.get(name, default)
+        if not isinstance(v, bool):
+            errors.append((f"{where}.{name}", v, "must be true or false"))
+            return default
+        return v
+
+    paper = t.get("paper", 80)
+    if paper not in (58, 80) or isinstance(paper, bool):
+        errors.append((f"{where}.paper", paper, "must be 58 or 80 (mm)"))
+        paper = 80
+    chinese_font = flag("chinese_font", True)
+    text_mode = t.get("text_mode", "gb18030" if chinese_font else "image")
+    if text_mode not in TEXT_MODES:
+        errors.append((f"{where}.text_mode", text_mode, "must be gb18030 or image"))
+        text_mode = "image"
+    elif text_mode == "gb18030" and not chinese_font:
+        errors.append((f"{where}.text_mode", text_mode,
+                       "needs a printer with a Chinese font (chinese_font = true); use image"))
+    is_file = endpoint is not None and endpoint.scheme == "file"
+    status = flag("status", not is_file)
+    if status and is_file:
+        errors.append((f"{where}.status", status, "a device file (file://) cannot answer status queries: "
+                                                  "leave status out or set it false"))
+    speed = _number(t, "speed_mm_s", where, 50, 10, 500, "must be 10 to 500 (mm of paper a second)", errors)
+    timeout_ms = _number(t, "timeout_ms", where, 300, 20, 2000,
+                         "must be 20 to 2000 milliseconds (a kiosk must not wait longer for a status)", errors, True)
+    fallback = t.get("fallback")
+    if fallback is not None and not isinstance(fallback, str):
+        errors.append((f"{where}.fallback", fallback, "must be another printer's id"))
+        fallback = None
+    name = t.get("name", "")
+    if not isinstance(name, str):
+        errors.append((f"{where}.name", name, "must be a string"))
+        name = ""
+    return PrinterConfig(
+        id=pid, url=str(t.get("url")), endpoint=endpoint or Endpoint("file", "/dev/null"),
+        profile=PrinterProfile(paper_mm=paper, text_mode=text_mode, native_qr=flag("native_qr", True),
+                               cutter=flag("cutter", True)),
+        status=status, timeout_ms=timeout_ms, fallback=fallback, name=name, speed_mm_s=float(speed),
+        confirm=flag("confirm", True))
 
 
 def load_printers(path: str | Path) -> tuple[PrinterConfig, ...]:

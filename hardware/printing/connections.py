@@ -1,8 +1,10 @@
 """Connections only move bytes: serial (pyserial), raw TCP 9100, USB (python-escpos + pyusb) and file.
 
-Each has `write(data)`, `read(n, timeout)` (returns what arrived within `timeout` seconds, maybe b""),
-`drain()` (drops stale input) and `close()`. Every failure is raised as `PrinterFault` with a reason code
-a clerk can act on; nothing here blocks longer than the timeout it was given.
+Each has `write(data, timeout)`, `read(n, timeout)` (returns what arrived within `timeout` seconds, maybe
+b""), `drain()` (drops stale input) and `close()`. Every failure is raised as `PrinterFault` with a reason
+code a clerk can act on and `sent`, the bytes the device had taken before it failed (0: nothing of the job
+can have printed). Nothing here blocks longer than the timeout it was given: serial ports, device files
+and sockets are written without blocking, against a deadline (a stalled /dev/usb/lp0 costs the timeout).
 """
 from __future__ import annotations
 
@@ -37,10 +39,29 @@ REASONS = {
 class PrinterFault(Exception):
     """A printer could not do what was asked; `reason` is a key of REASONS."""
 
-    def __init__(self, reason: str, detail: str = ""):
+    def __init__(self, reason: str, detail: str = "", sent: int = 0):
         self.reason = reason
         self.detail = detail
+        self.sent = sent
         super().__init__(f"{reason}: {detail}" if detail else reason)
+
+
+def write_all(fileno: int, send, data: bytes, timeout: float, errors: tuple = (OSError,)) -> None:
+    """Write `data` through `send` (os.write or socket.send on a non-blocking descriptor) within `timeout`
+    seconds, counting what the device took; raise PrinterFault(write_timeout|unplugged, sent=n)."""
+    deadline = time.monotonic() + timeout
+    view, sent = memoryview(data), 0
+    while sent < len(data):
+        left = deadline - time.monotonic()
+        try:
+            if left <= 0 or not select.select([], [fileno], [], left)[1]:
+                raise PrinterFault("write_timeout", f"{sent} of {len(data)} bytes sent within {timeout:.1f} s",
+                                   sent)
+            sent += send(view[sent:sent + 65536])
+        except (BlockingIOError, InterruptedError):
+            continue
+        except errors as exc:
+            raise PrinterFault("unplugged", str(exc), sent) from None
 
 
 class Connection(Protocol):
@@ -73,14 +94,10 @@ class SerialConnection:
         self.baudrate = o.get("baudrate", 9600)
 
     def write(self, data: bytes, timeout: float) -> None:
-        self.port.write_timeout = timeout
-        try:
-            self.port.write(data)
-            self.port.flush()
-        except self._serial_mod.SerialTimeoutException:
-            raise PrinterFault("write_timeout", f"{len(data)} bytes not sent within {timeout:.1f} s") from None
-        except (self._serial_mod.SerialException, OSError, termios.error) as exc:
-            raise PrinterFault("unplugged", str(exc)) from None
+        fd = getattr(self.port, "fd", None)
+        if fd is None:
+            raise PrinterFault("unplugged", "the serial port is closed")
+        write_all(fd, lambda b: os.write(fd, b), data, timeout, (OSError, termios.error))
 
     def read(self, n: int, timeout: float) -> bytes:
         deadline = time.monotonic() + timeout
@@ -126,13 +143,8 @@ class TcpConnection:
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def write(self, data: bytes, timeout: float) -> None:
-        try:
-            self.sock.settimeout(timeout)
-            self.sock.sendall(data)
-        except socket.timeout:
-            raise PrinterFault("write_timeout", f"{len(data)} bytes not sent within {timeout:.1f} s") from None
-        except OSError as exc:
-            raise PrinterFault("unplugged", str(exc)) from None
+        self.sock.setblocking(False)
+        write_all(self.sock.fileno(), self.sock.send, data, timeout)
 
     def read(self, n: int, timeout: float) -> bytes:
         deadline = time.monotonic() + timeout
@@ -169,25 +181,23 @@ class TcpConnection:
 
 
 class FileConnection:
-    """A device file such as /dev/usb/lp0 (usually write-only: no status), or a plain file."""
+    """A device file such as /dev/usb/lp0 (write-only: it cannot be asked for status), or a plain file.
+
+    Opened and written without blocking: a stalled device (no paper, switched off, a full FIFO) is a
+    `write_timeout` after the deadline, not a kiosk frozen in os.write."""
 
     can_read = False
 
     def __init__(self, endpoint: Endpoint):
         self.path = endpoint.target
+        flags = os.O_WRONLY | os.O_APPEND | os.O_NONBLOCK | (0 if self.path.startswith("/dev/") else os.O_CREAT)
         try:
-            self.fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | (0 if self.path.startswith("/dev/") else os.O_CREAT))
+            self.fd = os.open(self.path, flags)
         except OSError as exc:
             raise PrinterFault("unplugged", f"cannot open {self.path}: {exc}") from None
 
     def write(self, data: bytes, timeout: float) -> None:
-        try:
-            view = memoryview(data)
-            while view:
-                n = os.write(self.fd, view)
-                view = view[n:]
-        except OSError as exc:
-            raise PrinterFault("unplugged", str(exc)) from None
+        write_all(self.fd, lambda b: os.write(self.fd, b), data, timeout)
 
     def read(self, n: int, timeout: float) -> bytes:
         return b""
@@ -227,7 +237,8 @@ class UsbConnection:
             self.printer.device.write(self.printer.out_ep, data, int(timeout * 1000))
         except Exception as exc:  # noqa: BLE001
             reason = "write_timeout" if "timeout" in str(exc).lower() else "unplugged"
-            raise PrinterFault(reason, str(exc)) from None
+            # pyusb does not say how much went out before a timeout: count it as some
+            raise PrinterFault(reason, str(exc), sent=1 if reason == "write_timeout" else 0) from None
 
     def read(self, n: int, timeout: float) -> bytes:
         try:

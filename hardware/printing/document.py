@@ -10,12 +10,10 @@ from typing import Union
 
 from PIL import Image as PILImage
 
+from hardware.printing.paper import PAPER
 from hardware.printing.textwidth import text_width
 
 ALIGNS = ("left", "center", "right")
-
-# Paper widths: printable dots and font-A columns (12 dots per half-width column).
-PAPER = {58: (384, 32), 80: (576, 48)}
 
 
 @dataclass(frozen=True)

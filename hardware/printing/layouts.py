@@ -11,13 +11,15 @@ address in the samples) print the half matching the language.
 from __future__ import annotations
 
 import math
+from urllib.parse import quote
 from datetime import datetime
 from typing import Any, Mapping
 
 from hardware.printing.checkdigit import ticket_code
-from hardware.printing.document import PAPER, QR, Cut, Document, Feed, Rule, Text
+from hardware.printing.document import QR, Cut, Document, Feed, Rule, Text
+from hardware.printing.paper import PAPER
 from hardware.printing.textwidth import Glue, Keep, text_width, wrap
-from onewindow.config import PRIORITY_GROUPS, WEEKDAYS
+from onewindow.config import PRIORITY_GROUPS, WEEKDAYS, Span
 
 LANGS = ("zh", "en")
 WEEKDAY_NAMES = {
@@ -29,7 +31,7 @@ T = {
     "zh": {
         "ticket_title": "排队凭条", "ahead": "您前面还有 {n} 人", "ahead_none": "您前面没有人，请留意叫号",
         "wait": "预计等候约 {m} 分钟", "issued": "取号时间：{t}", "item": "办理事项：{name}",
-        "priority": "优先：{name}", "scan": "凭此码查询排队进度",
+        "priority": "优先：{name}", "scan": "凭此码查询排队进度", "called_after": "{t} 后叫号",
         "missed_void": "叫号 {calls} 次未到视为过号，过号作废，请重新取号。",
         "missed_requeue": "叫号 {calls} 次未到视为过号，过号后顺延 {places} 位重新排队"
                           "（限 {times} 次），再次过号作废。",
@@ -38,6 +40,7 @@ T = {
         "basis": "办理依据：", "conditions": "【办理条件】", "materials": "【申请材料】（共 {n} 项）",
         "no_materials": "无需提交材料。", "issuer": "出具单位：{who}", "steps": "【办理流程】",
         "fee": "【收费标准】", "limit": "【承诺时限】", "place": "【办理地点】", "hours": "【办理时间】",
+        "issue_hours": "【取号时间】",
         "enquiry": "咨询电话：{q}", "complaint": "投诉电话：{c}", "online": "扫码查看网上办事指南",
         "printed": "打印时间：{t}",
         "missing_rule": "材料不全的，窗口将一次性告知需补正的全部材料；不予受理的，将书面说明理由，"
@@ -52,6 +55,7 @@ T = {
         "ahead_none": "You are next. Please watch for your number.",
         "wait": "Estimated wait: about {m} min", "issued": "Issued: {t}", "item": "Item: {name}",
         "priority": "Priority: {name}", "scan": "Scan to check your place in line",
+        "called_after": "Called after {t}",
         "missed_void": "After {calls} calls without answer the number is missed and void; "
                        "please take a new ticket.",
         "missed_requeue": "After {calls} calls without answer the number is missed and goes {places} "
@@ -61,6 +65,7 @@ T = {
         "basis": "Legal basis: ", "conditions": "[Conditions]", "materials": "[Materials] ({n} in all)",
         "no_materials": "No documents needed.", "issuer": "Issued by: {who}", "steps": "[Steps]",
         "fee": "[Fee]", "limit": "[Time limit]", "place": "[Where]", "hours": "[Opening hours]",
+        "issue_hours": "[Tickets issued]",
         "enquiry": "Enquiries: {q}", "complaint": "Complaints: {c}", "online": "Scan for the online guide",
         "printed": "Printed: {t}",
         "missing_rule": "If anything is missing, the window tells you everything missing at once. "
@@ -147,12 +152,29 @@ def _stamp(site: Any, t: datetime | str) -> str:
     return _local(site, t).strftime("%Y-%m-%d %H:%M")
 
 
-def hours_lines(site: Any, lang: str) -> list[str]:
-    """Opening hours grouped by runs of days with the same spans, e.g. "周一至周五 08:30-12:00, 13:30-17:30"."""
+def issuing_hours(site: Any, business_type: Any) -> dict[str, tuple]:
+    """When tickets of `business_type` are issued, per weekday: its own issuing hours cut to the hall's
+    opening hours of that day (a Saturday morning stays a Saturday morning), else the opening hours."""
+    own = getattr(business_type, "issue_hours", None)
+    out = {}
+    for key in WEEKDAYS:
+        open_spans = site.hours.get(key, ())
+        if own is None:
+            out[key] = tuple(open_spans)
+            continue
+        cut = [Span(max(a.start, b.start), min(a.end, b.end)) for a in own for b in open_spans]
+        out[key] = tuple(sorted((x for x in cut if x.start < x.end), key=lambda x: x.start))
+    return out
+
+
+def hours_lines(site: Any, lang: str, hours: Mapping[str, tuple] | None = None) -> list[str]:
+    """Hours (default: the hall's opening hours) grouped by runs of days with the same spans,
+    e.g. "周一至周五 08:30-12:00, 13:30-17:30"."""
     names = WEEKDAY_NAMES[lang]
+    hours = site.hours if hours is None else hours
     groups: list[tuple[int, int, str]] = []
     for d, key in enumerate(WEEKDAYS):
-        spans = site.hours.get(key, ())
+        spans = hours.get(key, ())
         text = ", ".join(str(s) for s in spans)
         if not text:
             continue
@@ -202,18 +224,32 @@ def ticket(site: Any, ticket: Mapping[str, Any], lang: str = "zh", paper: int = 
             blocks += _lines(s["wait"].format(m=max(1, math.ceil(float(wait)))), cols, align="center")
     else:
         blocks += _lines(s["ahead_none"], cols, bold=True, align="center")
+    if ticket.get("called_after"):
+        when = called_after_text(site, ticket["called_after"], ticket.get("issued_at"))
+        blocks += _lines(s["called_after"].format(t=when), cols, bold=True, align="center")
     item_code = ticket.get("item")
     item = site.catalogue.item(item_code) if item_code else None
     if item is not None:
         blocks += _lines(s["item"].format(name=_en(item.name, item.name_en, lang)), cols, align="center")
     blocks += _lines(s["issued"].format(t=_stamp(site, ticket["issued_at"])), cols, align="center")
-    blocks.append(QR(ticket_code(ticket["id"]), module=5 if paper == 58 else 6))
-    blocks += _lines(s["scan"], cols, align="center")
+    public = getattr(site, "public_url", "")
+    if public:  # the hall's ticket page: a phone shows the place in line
+        blocks.append(QR(f"{public}/t/{quote(ticket['id'], safe=':')}", module=4 if paper == 58 else 5))
+        blocks += _lines(s["scan"], cols, align="center")
+    else:  # only the hall's own scanners read it: no promise to the citizen
+        blocks.append(QR(ticket_code(ticket["id"]), module=5 if paper == 58 else 6))
     blocks.append(Rule())
     blocks += _lines(missed_rule(site, lang), cols)
     blocks += _lines(s["listen"], cols)
     blocks.append(Cut())
     return Document(tuple(blocks), paper, "ticket", {"ticket_id": ticket["id"], "number": ticket["number"]})
+
+
+def called_after_text(site: Any, called_after: str, issued_at: str | None) -> str:
+    """"13:30", or "11-24 08:30" when the ticket will be called on a later day than it was issued."""
+    when = _local(site, called_after)
+    same_day = issued_at is not None and _local(site, issued_at).date() == when.date()
+    return when.strftime("%H:%M" if same_day else "%m-%d %H:%M")
 
 
 def material_parts(material: Any, lang: str) -> list:
@@ -268,7 +304,7 @@ def notice_slip(site: Any, item: Any, now: datetime, lang: str = "zh", paper: in
     for key, value in (("fee", _en(item.fee, item.fee_en, lang)),
                        ("limit", _en(item.time_limit, item.time_limit_en, lang)),
                        ("place", pick(site.address, lang)),
-                       ("hours", hours_lines(site, lang) or [s["closed_day"]])):
+                       ("issue_hours", hours_lines(site, lang, issuing_hours(site, bt)) or [s["closed_day"]])):
         if value:
             blocks.append(Text(s[key], bold=True))
             for text in ([value] if isinstance(value, str) else value):
@@ -309,8 +345,8 @@ def refusal_slip(site: Any, code: str, now: datetime, message: str = "", next_op
         blocks += _lines([label, Keep(_stamp(site, next_open))], cols, bold=True)
     else:
         blocks += _lines(s["next_unknown"], cols)
-    blocks.append(Text(s["hours"], bold=True))
-    for text in hours_lines(site, lang) or [s["closed_day"]]:
+    blocks.append(Text(s["issue_hours"] if bt is not None else s["hours"], bold=True))
+    for text in hours_lines(site, lang, issuing_hours(site, bt) if bt is not None else None) or [s["closed_day"]]:
         blocks += _lines(text, cols)
     blocks += _phones(site, lang, cols)
     blocks += _lines(s["ask_staff"], cols)

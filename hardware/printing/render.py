@@ -15,6 +15,7 @@ they print where the layout put them on every printer (some ignore ESC a for ras
 from __future__ import annotations
 
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from PIL import ImageChops, ImageDraw, ImageFont
 from hardware.printing import escpos as cmd
 from hardware.printing.config import PrinterProfile
 from hardware.printing.document import QR, Cut, Document, Feed, Image, Rule, Text
+from hardware.printing.paper import CELL, GLYPH_H, LINE_GAP, align_offset
 from hardware.printing.textwidth import char_width
 
 FONT_PATHS = (
@@ -32,9 +34,9 @@ FONT_PATHS = (
     "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
     "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
 )
-CELL = 12          # dots per half-width column (font A)
-GLYPH_H = 24       # dots per character row (font A)
-LINE_GAP = 6       # the printer's default 30-dot line spacing minus the glyph height
+# Control characters reaching the renderer are dropped: on paper they would be commands (LF feeds, ESC
+# starts a command, GS V cuts). The catalogue refuses them; this is the last line of defence.
+CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 RASTER_BAND = 256  # rows per GS v 0 command (printers have small input buffers)
 
 
@@ -89,8 +91,7 @@ def text_image(lines: list[Text], dots: int) -> PILImage.Image:
     y = 0
     for t, lh in zip(lines, heights):
         width = sum(CELL * char_width(c) * t.width for c in t.text)
-        x = {"left": 0, "center": (dots - width) // 2, "right": dots - width}[t.align]
-        x = max(0, x)
+        x = align_offset(t.align, width, dots)
         for c in t.text:
             g = glyph(c, t.width, t.height, t.bold)
             if g.width:
@@ -107,9 +108,8 @@ def picture(img: PILImage.Image, dots: int, align: str = "center") -> PILImage.I
     img = img.convert("L").point(lambda v: 255 if v < 128 else 0, mode="1")
     if img.width > dots:
         img = img.resize((dots, max(1, img.height * dots // img.width)), PILImage.NEAREST)
-    x = {"left": 0, "center": (dots - img.width) // 2, "right": dots - img.width}[align]
     canvas = PILImage.new("1", (dots, img.height), 0)
-    canvas.paste(img, (x, 0))
+    canvas.paste(img, (align_offset(align, img.width, dots), 0))
     return canvas
 
 
@@ -194,6 +194,8 @@ def render(doc: Document, profile: PrinterProfile) -> bytes:
             pending.clear()
 
     for block in doc.blocks:
+        if isinstance(block, Text) and CONTROLS.search(block.text):
+            block = Text(CONTROLS.sub("", block.text), block.width, block.height, block.bold, block.align)
         if isinstance(block, Text):
             ascii_only = block.text.isascii()
             if profile.text_mode == "image" and not ascii_only:
@@ -239,7 +241,6 @@ def picture_from_qr(block: QR, dots: int) -> PILImage.Image:
     if img.width > dots:  # shrink the module size rather than scaling the picture
         n = img.width // block.module
         img = qr_image(block.data, max(1, dots // n), block.ecc)
-    x = {"left": 0, "center": (dots - img.width) // 2, "right": dots - img.width}[block.align]
     canvas = PILImage.new("1", (dots, img.height), 0)
-    canvas.paste(img, (max(0, x), 0))
+    canvas.paste(img, (align_offset(block.align, img.width, dots), 0))
     return canvas

@@ -6,11 +6,22 @@
     station.status                           # last known status, at once (never blocks)
     station.reprint(job.id)                  # the same bytes again
 
-The worker checks the printer's status before and after each job (DLE EOT, short timeouts), so a job
-counts as printed only if the printer was fit before and still fit after. I/O failures (a dropped TCP
-connection, a re-enumerated USB device) are retried once on a fresh connection; paper-out, cover-open and
-a silent printer are not retried (a person has to act). While idle the worker refreshes the status every
-`poll_interval` seconds, so a kiosk can warn "printer out of paper" before anyone asks for a ticket.
+A job ends in one of three fates, decided from what the printer really did:
+
+    printed     the printer was fit before, took every byte, and confirmed afterwards that it processed
+                the job (GS r 1 answered within the job's deadline) and is still fit. A printer that
+                cannot be asked (a device file, status = false) counts a job it took whole as printed.
+    failed      known not printed: the printer refused before any byte of the job reached it (paper out,
+                cover open, silent, unplugged, or the kiosk cancelled the job while it was queued).
+    uncertain   bytes went out but the printer did not confirm in time, or reported a fault afterwards:
+                the job may have printed, whole or in part. Never retried, never counted as failed.
+
+Deadlines grow with the job: the write may take as long as the printer needs to print what does not fit
+in its buffer (`write_seconds`), and the confirmation as long as the job's paper at the configured
+`speed_mm_s` (`drain_seconds`); `job_seconds` bounds the whole job. I/O failures before any byte went out
+(a dropped TCP connection, a re-enumerated USB device) are retried once on a fresh connection; paper-out,
+cover-open and a silent printer are not retried (a person has to act). While idle the worker refreshes the
+status every `poll_interval` seconds, so a kiosk can warn "printer out of paper" before anyone asks.
 """
 from __future__ import annotations
 
@@ -26,8 +37,10 @@ from typing import Callable
 from hardware.printing.config import PrinterConfig
 from hardware.printing.connections import Connection, PrinterFault, open_connection
 from hardware.printing.document import Document
+from hardware.printing.escpos import SYNC_STATUS, paper_dots
+from hardware.printing.paper import DOTS_PER_MM
 from hardware.printing.render import RenderError, render
-from hardware.printing.status import UNKNOWN, PrinterStatus, query
+from hardware.printing.status import UNKNOWN, PrinterStatus, confirm, query
 
 log = logging.getLogger("onewindow.printer")
 _job_ids = itertools.count(1)
@@ -37,7 +50,7 @@ RETRYABLE = {"unplugged", "write_timeout"}
 
 @dataclass
 class PrintJob:
-    """One thing to print. `state`: queued | printing | printed | failed | cancelled."""
+    """One thing to print. `state`: queued | printing | printed | failed | uncertain | cancelled."""
 
     data: bytes
     printer_id: str
@@ -49,23 +62,38 @@ class PrintJob:
     detail: str = ""
     attempts: int = 0
     _done: threading.Event = field(default_factory=threading.Event, repr=False)
+    _claim: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def ok(self) -> bool:
         return self.state == "printed"
 
+    @property
+    def unprinted(self) -> bool:
+        """Known not to have printed: no byte of it reached the printer."""
+        return self.state in ("failed", "cancelled")
+
     def wait(self, timeout: float | None = None) -> bool:
-        """Wait until printed or failed (at most `timeout` s); True if printed. A job still waiting for the
-        printer when the time is up is cancelled, so it cannot print later (a voided ticket must not)."""
+        """Wait until the job's fate is known (at most `timeout` s); True if printed. A job still waiting for
+        the printer when the time is up is cancelled, so it cannot print later (a voided ticket must not)."""
         if not self._done.wait(timeout):
             self.cancel("timeout")
         return self.ok
 
     def cancel(self, reason: str = "cancelled") -> bool:
         """Cancel the job if it has not started printing; True if it will not print."""
-        if self.state == "queued":
-            self._finish("cancelled", reason)
-        return self.state in ("cancelled", "failed")
+        with self._claim:  # the worker starts a job under the same lock: never both
+            if self.state == "queued":
+                self._finish("cancelled", reason)
+            return self.state in ("cancelled", "failed")
+
+    def start(self) -> bool:
+        """The worker takes the job; False if it was cancelled first."""
+        with self._claim:
+            if self.state != "queued":
+                return False
+            self.state = "printing"
+            return True
 
     def _finish(self, state: str, reason: str | None = None, detail: str = "") -> None:
         self.state, self.reason, self.detail = state, reason, detail
@@ -91,6 +119,7 @@ class PrintStation:
         self._stopping = threading.Event()
         self.history: deque[PrintJob] = deque(maxlen=history)
         self._status_listeners: list[Callable[[str, PrinterStatus], None]] = []
+        self.sync: bool | None = None if config.confirm else False  # answers GS r 1? (None: not known yet)
 
     # -------------------------------------------------------------- public
     @property
@@ -153,7 +182,8 @@ class PrintStation:
     def check_status(self) -> PrinterStatus:
         """Query the printer now (blocks at most about `timeout`); used by the worker and by tools."""
         if not self.config.status:
-            st = PrinterStatus(None, checked_at=self.clock(), detail="status not supported by this printer")
+            st = PrinterStatus(None, checked_at=self.clock(), detail="status not supported by this printer",
+                               answered=False)
             self._set_status(st)
             return st
         with self._io:
@@ -194,57 +224,92 @@ class PrintStation:
                 log.exception("printer %s: status poll failed", self.id)
 
     def _print(self, job: PrintJob) -> None:
-        if job.state != "queued":
+        if not job.start():
             return  # cancelled while waiting
-        job.state = "printing"
         while True:
             job.attempts += 1
             with self._io:
-                reason, detail = self._attempt(job)
-            if reason is None:
+                fate, reason, detail = self._attempt(job)
+            if fate == "printed":
                 log.info("printer %s: printed %s (job %s, %d bytes)", self.id, job.kind or "job", job.id, len(job.data))
                 job._finish("printed")
                 return
-            if reason in RETRYABLE and job.attempts <= self.retries and not self._stopping.is_set():
+            if (fate == "failed" and reason in RETRYABLE and job.attempts <= self.retries
+                    and not self._stopping.is_set()):
                 log.warning("printer %s: %s (%s); retrying job %s", self.id, reason, detail, job.id)
                 continue
-            log.error("printer %s: job %s (%s) failed: %s %s", self.id, job.id, job.kind, reason, detail)
-            job._finish("failed", reason, detail)
+            log.error("printer %s: job %s (%s) %s: %s %s", self.id, job.id, job.kind, fate, reason, detail)
+            job._finish(fate, reason, detail)
             return
 
-    def _attempt(self, job: PrintJob) -> tuple[str | None, str]:
+    def _attempt(self, job: PrintJob) -> tuple[str, str | None, str]:
+        """One try: (printed | failed | uncertain, reason, detail)."""
         try:
             conn = self._connection()
         except PrinterFault as exc:
             self._set_status(PrinterStatus(exc.reason, checked_at=self.clock(), detail=exc.detail))
-            return exc.reason, exc.detail
+            return "failed", exc.reason, exc.detail
         if self.config.status:
-            before = query(conn, self.timeout, self.clock)
-            self._set_status(before)
+            before = self._checked(query(conn, self.timeout, self.clock))
             if not before.ok:
-                if before.problem == "unplugged":
-                    self._close()
-                return before.problem, f"before printing: {before.detail}".rstrip(": ")
+                return "failed", before.problem, f"before printing: {before.detail}".rstrip(": ")
+            if self.sync is None:
+                self.sync = self._probe_sync(conn)
         try:
-            conn.write(job.data, self._write_timeout(len(job.data)))
+            conn.write(job.data, self.write_seconds(job.data))
         except PrinterFault as exc:
             self._close()
             self._set_status(PrinterStatus(exc.reason, checked_at=self.clock(), detail=exc.detail))
-            return exc.reason, exc.detail
-        if self.config.status:
-            after = query(conn, self.timeout, self.clock)
-            self._set_status(after)
-            if not after.ok:
-                if after.problem == "unplugged":
-                    self._close()
-                # The job's bytes went out but the printer stopped: the slip is incomplete.
-                return after.problem, f"during printing: {after.detail}".rstrip(": ")
-        return None, ""
+            return ("uncertain" if exc.sent else "failed"), exc.reason, exc.detail
+        if not self.config.status:
+            return "printed", None, ""  # it took every byte; it cannot be asked more
+        printed, after = confirm(conn, self.drain_seconds(job.data), self.timeout, bool(self.sync), self.clock)
+        self._checked(after)
+        if not printed:
+            # The job's bytes went out but the printer did not confirm them: it may have printed.
+            return "uncertain", after.problem, f"after printing: {after.detail}".rstrip(": ")
+        return "printed", None, ""
 
-    def _write_timeout(self, size: int) -> float:
+    def _probe_sync(self, conn: Connection) -> bool:
+        """Does the printer answer GS r 1? Asked once, while it is idle (it has just answered DLE EOT)."""
+        try:
+            conn.write(SYNC_STATUS, self.timeout)
+            answer = conn.read(1, self.timeout)
+        except PrinterFault:
+            return False
+        if answer and not answer[0] & 0x90:
+            return True
+        log.warning("printer %s does not answer GS r 1: a job counts as printed when DLE EOT answers after it",
+                    self.id)
+        return False
+
+    def _checked(self, st: PrinterStatus) -> PrinterStatus:
+        self._set_status(st)
+        if st.problem == "unplugged":
+            self._close()
+        return st
+
+    # -------------------------------------------------------------- deadlines
+    def paper_seconds(self, data: bytes) -> float:
+        """How long the printer takes to print `data` at its configured (slowest) speed."""
+        return paper_dots(data) / DOTS_PER_MM / self.config.speed_mm_s
+
+    def write_seconds(self, data: bytes) -> float:
+        """The write deadline: the bytes down the line, and the printing of what its buffer cannot hold."""
         baud = self.config.endpoint.options.get("baudrate") if self.config.endpoint.scheme == "serial" else None
-        seconds = size * 10 / baud if baud else 0
-        return max(1.0, seconds * 1.5 + 0.5)
+        line = len(data) * 10 / baud if baud else 0.0
+        floor = self.config.endpoint.options.get("write_timeout_ms", 0) / 1000  # the URL may allow more
+        return max(floor, 1.0 + 1.5 * (line + self.paper_seconds(data)))
+
+    def drain_seconds(self, data: bytes) -> float:
+        """How long the printer may take, after the write, to confirm that it printed the job."""
+        return 0.5 + self.timeout + 1.5 * self.paper_seconds(data)
+
+    def job_seconds(self, job: PrintJob | bytes) -> float:
+        """An upper bound for one job from the worker picking it up to its fate (status before, write,
+        confirmation, status after, one retry of a failed connection)."""
+        data = job.data if isinstance(job, PrintJob) else job
+        return 3 * self.timeout + self.write_seconds(data) + self.drain_seconds(data) + 0.5
 
     def _connection(self) -> Connection:
         if self._conn is None:

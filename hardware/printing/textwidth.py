@@ -90,21 +90,10 @@ def _tokens(text: str) -> list[str]:
     return merged
 
 
-def wrap(parts: str | list[str | Glue | Keep], columns: int, indent: int = 0, first_prefix: str = "") -> list[str]:
-    """Wrap text into lines of at most `columns` columns.
-
-    `parts` is a string or a list of strings, `Glue` and `Keep` runs. `first_prefix` (e.g. "1. ") starts the
-    first line; continuation lines are indented by `indent` spaces (use the prefix width for a hanging
-    indent). A `Glue` run sticks to the word (or wide character) before it, spaces included; should the
-    two be wider than a line, the word is split and its last character stays with the glue. A token wider
-    than a whole line is split by character, the only case where text breaks mid-word.
-    """
-    if columns < 2:
-        raise ValueError(f"cannot wrap to {columns} column(s)")
-    if isinstance(parts, str):
-        parts = [parts]
+def _break_units(parts: list[str | Glue | Keep]) -> tuple[list[str], list[str]]:
+    """The tokens `wrap` places, and per token the glued end that must stay on one line ("" if none)."""
     tokens: list[str] = []
-    tails: list[str] = []  # per token: the glued end that must stay on one line ("" if none)
+    tails: list[str] = []
     for part in parts:
         if isinstance(part, Keep):
             tokens.append(part.text)
@@ -125,6 +114,21 @@ def wrap(parts: str | list[str | Glue | Keep], columns: int, indent: int = 0, fi
             new = _tokens(part)
             tokens.extend(new)
             tails.extend([""] * len(new))
+    return tokens, tails
+
+
+def wrap(parts: str | list[str | Glue | Keep], columns: int, indent: int = 0, first_prefix: str = "") -> list[str]:
+    """Wrap text into lines of at most `columns` columns.
+
+    `parts` is a string or a list of strings, `Glue` and `Keep` runs. `first_prefix` (e.g. "1. ") starts the
+    first line; continuation lines are indented by `indent` spaces (use the prefix width for a hanging
+    indent). A `Glue` run sticks to the word (or wide character) before it, spaces included; should the
+    two be wider than a line, the word is split and its last character stays with the glue. A token wider
+    than a whole line is split by character, the only case where text breaks mid-word.
+    """
+    if columns < 2:
+        raise ValueError(f"cannot wrap to {columns} column(s)")
+    tokens, tails = _break_units([parts] if isinstance(parts, str) else parts)
     indent = min(indent, columns // 2)
     lines: list[str] = []
     cur, used = first_prefix, text_width(first_prefix)
