@@ -98,6 +98,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--gap-ms", type=float, default=40.0, help="pause between events (ms)")
     args = ap.parse_args(argv)
     from playwright.sync_api import sync_playwright
+    from onewindow import PROTOCOL_VERSION
     from onewindow.client import QueueClient
     from onewindow.mqtt import MqttTransport
     from onewindow.topics import Topics
@@ -123,7 +124,7 @@ def main(argv: list[str]) -> int:
             stamps: dict[str, float] = {}
             for i in range(args.samples):
                 number = f"X{i:04d}"
-                body = {"v": 1, "window": 12, "name": "12号窗口", "state": "calling", "clerk": "bench",
+                body = {"v": PROTOCOL_VERSION, "window": 12, "name": "12号窗口", "state": "calling", "clerk": "bench",
                         "serves": ["F", "A"], "since": None, "held": [], "pause_reason": None, "served_today": i,
                         "awaiting_rating": None,
                         "ticket": {"id": f"{site.site_id}:bench:{number}", "number": number, "business_type": "F",

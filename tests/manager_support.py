@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 from console.alerts import AlertPolicy
+from onewindow import PROTOCOL_VERSION
 from onewindow.broker import free_port
 from onewindow.mqtt import MqttTransport
 from onewindow.topics import Topics
@@ -46,7 +47,7 @@ class ManagerStack(HallStack):
         return t
 
     def publish(self, transport: MqttTransport, topic: str, payload: dict, retain: bool = False) -> None:
-        transport.publish(topic, json.dumps({"v": 1, **payload}, ensure_ascii=False), qos=1, retain=retain)
+        transport.publish(topic, json.dumps({"v": PROTOCOL_VERSION, **payload}, ensure_ascii=False), qos=1, retain=retain)
 
     def topics(self) -> Topics:
         return Topics(self.site.site_id)

@@ -24,6 +24,7 @@ import itertools
 import json
 from pathlib import Path
 
+from onewindow import PROTOCOL_VERSION
 from onewindow.topics import Topics
 from queue_server.server import QueueServer
 from queue_server.store import Store
@@ -65,8 +66,8 @@ class Driver:
         return self
 
     def __call__(self, name: str, **args) -> dict:
-        body = {"v": 1, "request_id": f"fx-{next(self._ids)}", "reply_to": self.topics.reply("fixture"), **args}
-        self.server.process([(self.topics.cmd(name), json.dumps(body).encode())])
+        body = {"v": PROTOCOL_VERSION, "request_id": f"fx-{next(self._ids)}", "reply_to": self.topics.reply("fixture"), **args}
+        self.server.process([(self.topics.cmd(name, "fixture"), json.dumps(body).encode())])
         reply = self.server.transport.replies()[-1]
         assert reply["ok"], (name, args, reply)
         return reply
