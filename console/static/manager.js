@@ -36,7 +36,11 @@
       const res = await ow.post(url, body || {}, me.csrf);
       if (res.ok) { show(done || "已执行 Done", false); return true; }
       if (res.status === 401) { location.href = "/login"; return false; }
-      show(ow.refusal(res.body), true);
+      const code = res.body && res.body.error && res.body.error.code;
+      show(code === "forbidden" && res.status === 409
+        ? "服务器拒绝：本控制台无此权限 · The server refused: this console may not do this (" +
+          res.body.error.message + ")"
+        : ow.refusal(res.body), true);
       return false;
     } finally {
       busy = false;
