@@ -73,7 +73,8 @@ def percentile(sorted_values: list[float], p: float) -> float | None:
 
 def distribution(values: Iterable[float], prefix: str, scale: float = 60.0) -> dict:
     """mean, p50 and p90 of `values` (seconds) in minutes (`scale`), rounded to 0.1."""
-    v = sorted(x / scale for x in values)
+    v = sorted(values)
+    v = [x / scale for x in v]
     out = {f"{prefix}_n": len(v)}
     out[f"{prefix}_mean_min"] = round(sum(v) / len(v), 2) if v else None
     for p in (50, 90):
@@ -192,21 +193,36 @@ def build_report(conn: sqlite3.Connection, site_id: str, first_day: str, last_da
 
 
 def _group_stats(visits: list[_Visit], target_s: float) -> dict:
-    waits = [v.first_called - v.issued for v in visits if v.first_called is not None]
-    services = [v.service for v in visits if v.service is not None]
+    """One group's figures, in one pass over its visits (a month holds ~50k)."""
+    waits, services = [], []
+    within = served = no_show = cancelled = rated = rating_sum = bad = 0
+    for v in visits:
+        if v.first_called is not None:
+            wait = v.first_called - v.issued
+            waits.append(wait)
+            within += wait <= target_s
+        ended = v.ended
+        if ended == "served":
+            served += 1
+        elif ended == "no_show":
+            no_show += 1
+        elif ended == "cancelled":
+            cancelled += 1
+        if v.service is not None:
+            services.append(v.service)
+        if v.rating is not None:
+            rated += 1
+            rating_sum += v.rating
+            bad += v.rating <= 2
     called = len(waits)
-    within = sum(1 for w in waits if w <= target_s)
-    no_show = sum(1 for v in visits if v.ended == "no_show")
-    rated = [v.rating for v in visits if v.rating is not None]
-    out = {"tickets": len(visits), "served": sum(1 for v in visits if v.ended == "served"),
-           "no_shows": no_show, "cancelled": sum(1 for v in visits if v.ended == "cancelled"),
+    out = {"tickets": len(visits), "served": served, "no_shows": no_show, "cancelled": cancelled,
            "called": called, "within_target": within, "within_target_share": share(within, called),
            "no_show_share": share(no_show, called)}
     out.update(distribution(waits, "wait"))
     out.update(distribution(services, "service"))
-    out["ratings"] = len(rated)
-    out["rating_mean"] = round(sum(rated) / len(rated), 2) if rated else None
-    out["bad_ratings"] = sum(1 for r in rated if r <= 2)
+    out["ratings"] = rated
+    out["rating_mean"] = round(rating_sum / rated, 2) if rated else None
+    out["bad_ratings"] = bad
     return out
 
 
@@ -228,8 +244,9 @@ def _fill(report: Report, visits: dict[str, _Visit], calls_at: dict[int, int]) -
                       ("days", lambda v: v.day), ("hours", lambda v: v.hour)):
         groups = _grouped(allv, key)
         setattr(report, name, {k: _group_stats(groups[k], target_s) for k in sorted(groups)})
+    item_type = {v.item: v.business_type for v in allv if v.item}
     for k, stats in report.items.items():
-        stats["business_type"] = next((v.business_type for v in visits.values() if (v.item or "-") == k), None)
+        stats["business_type"] = item_type.get(k)
     served = [v for v in allv if v.ended == "served"]
     for name, key in (("windows", lambda v: v.window), ("clerks", lambda v: v.clerk)):
         groups = _grouped(served, key)
