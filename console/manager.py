@@ -14,6 +14,7 @@ audit trail); every POST needs the session's CSRF token.
     POST /api/manager/cancel                     {"ticket": "A012"}
     GET  /api/manager/followups?days=14          follow-up cases of bad ratings, newest first
     POST /api/manager/followups/{assign|note|contact|close}  {"case", "owner"|"text"|"outcome"}
+    GET  /api/manager/audit?day= | month= | from=&to=    who did what and when (manager actions in the log)
     GET  /api/manager/report?day= | month= | from=&to=  [&target=30]
     GET  /api/manager/report.csv?...&table=business_types|items|windows|clerks|days|hours|ratings|summary|followups|tickets
 """
@@ -254,6 +255,34 @@ async def follow_up(request: Request) -> Response:
     return ok(reply)
 
 
+def _audit(request: Request) -> list[dict]:
+    db = desk_of(request).log_db
+    if db is None:
+        raise ActionRefused(503, "no_event_log", "the console was started without the queue's event log (--db)")
+    first, last = _range(request.query_params)
+    reports.check_range(first, last)
+    try:
+        conn = reports.open_readonly(db)
+        try:
+            return reports.audit_trail(conn, request.app.state.hall.site_id, first, last)
+        finally:
+            conn.close()
+    except reports.sqlite3.Error as exc:
+        raise ActionRefused(503, "no_event_log", f"the event log cannot be read: {exc}") from None
+
+
+async def audit(request: Request) -> Response:
+    """Who did what and when (the manager actions in the event log), for a day, a month or a range."""
+    require(request, *READ)
+    try:
+        rows = await run_in_threadpool(_audit, request)
+    except reports.ReportError as exc:
+        return error(400, "bad_request", str(exc))
+    except ActionRefused as exc:
+        return refused(exc)
+    return ok({"actions": rows})
+
+
 def routes() -> list[Route]:
     return [
         Route("/manager", live_page), Route("/manager/reports", reports_page),
@@ -266,5 +295,6 @@ def routes() -> list[Route]:
         Route("/api/manager/cancel", cancel, methods=["POST"]),
         Route("/api/manager/followups", followups),
         Route("/api/manager/followups/{action}", follow_up, methods=["POST"]),
+        Route("/api/manager/audit", audit),
         Route("/api/manager/report", report_json), Route("/api/manager/report.csv", report_csv),
     ]

@@ -325,6 +325,28 @@ def _ticket_row(tid: str, v: _Visit) -> dict:
             "cancel_reason": v.cancel_reason or "", "rating": v.rating}
 
 
+def audit_trail(conn: sqlite3.Connection, site_id: str, first_day: str, last_day: str,
+                limit: int = 500) -> list[dict]:
+    """What managers did (events stored with `manager`, follow-up actions with `by`), newest first:
+    who, when, what, and the window, ticket or case it was about."""
+    rows = conn.execute(
+        "SELECT at, type, window, ticket, data, coalesce(json_extract(data, '$.manager'), json_extract(data, '$.by')) "
+        "FROM events WHERE site_id = ? AND day BETWEEN ? AND ? AND (json_extract(data, '$.manager') IS NOT NULL "
+        "OR json_extract(data, '$.by') IS NOT NULL) ORDER BY day DESC, rowid DESC LIMIT ?",
+        (site_id, first_day, last_day, limit)).fetchall()
+    out = []
+    for at, type_, window, ticket, raw, who in rows:
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            data = {}
+        detail = {k: v for k, v in data.items() if k in ("reason", "open", "business_type", "text", "owner",
+                                                          "outcome", "clerk") and v not in (None, "")}
+        out.append({"at": at, "who": who, "what": type_, "window": window,
+                    "ticket": ticket.rsplit(":", 1)[-1] if isinstance(ticket, str) else None, "detail": detail})
+    return out
+
+
 # ------------------------------------------------------------------------------------------ CSV
 CSV_TABLES = ("summary", "business_types", "items", "windows", "clerks", "days", "hours", "ratings",
               "followups", "tickets")

@@ -15,7 +15,7 @@ from tests.manager_support import PASSWORD, ManagerStack
 from tests.report_fixture import MONDAY, build_fixture_day
 
 PAGES = ("/manager", "/manager/reports", "/manager/reports/print")
-READS = ("/api/manager/alerts", "/api/manager/followups", "/api/manager/report?day=2026-11-23",
+READS = ("/api/manager/alerts", "/api/manager/followups", "/api/manager/audit", "/api/manager/report?day=2026-11-23",
          "/api/manager/report.csv?day=2026-11-23&table=summary")
 WRITES = (("/api/manager/alerts/ack", {"id": "x"}), ("/api/manager/window/2/pause", {}),
           ("/api/manager/window/2/open", {}), ("/api/manager/business_type/A", {"open": False}),
@@ -109,6 +109,13 @@ def test_a_manager_controls_the_hall_and_every_action_is_audited(stack):
         assert any(row[0] == "root" for row in manager_events(stack, type_)), type_
     cancelled = [row for row in manager_events(stack, "ticket_cancelled") if row[0] == "root"]
     assert cancelled[0][2].endswith(":" + number) and '"reason":"manager"' in cancelled[0][3]
+    with signed_in(stack, "eve") as c:  # the audit trail, readable by a viewer
+        actions = c.get("/api/manager/audit", params={"day": stack.server.engine.day}).json()["actions"]
+    mine = [(a["who"], a["what"], a["window"], a["ticket"]) for a in actions if a["who"] == "root"]
+    assert mine[0] == ("root", "ticket_cancelled", None, number)  # newest first
+    assert ("root", "window_opened", 10, None) in mine and ("root", "notice_set", None, None) in mine
+    assert next(a for a in actions if a["what"] == "window_paused" and a["who"] == "root")["detail"] == \
+        {"reason": "meeting"}
 
 
 @pytest.fixture(scope="module")

@@ -166,6 +166,7 @@ def test_the_reports_page_shows_charts_and_downloads_a_csv(manager, stack, tmp_p
         manager.goto(stack.url + "/manager/reports?day=2026-11-23")
         expect(manager.locator("#tiles .tile").first).to_be_visible()
         expect(manager.locator("#t-types tbody tr")).to_have_count(6)
+        expect(manager.locator("#t-audit")).to_contain_text("No manager actions")  # a simulated day: none
         manager.wait_for_timeout(200)
         manager.set_viewport_size({"width": 1360, "height": 1180})
         manager.screenshot(path=str(IMAGES / "manager-reports.png"))

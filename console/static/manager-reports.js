@@ -41,6 +41,7 @@
       if (!r) return;
       $("title").textContent = "汇总 Summary · " + r.from + (r.to !== r.from ? " — " + r.to : "");
       reportView.render(r, siteInfo);
+      loadAudit(q);
       const box = $("downloads");
       box.innerHTML = "";
       for (const [table, label] of TABLES) {
@@ -54,6 +55,31 @@
       $("message").textContent = "无法生成报表 The report could not be made: " + e.message;
       $("report").hidden = true;
     }
+  }
+
+  const WHAT = {window_opened: "开窗 opened window", window_closed: "关窗 closed window",
+    window_paused: "暂停窗口 paused window", window_resumed: "恢复窗口 resumed window",
+    business_type_set: "取号开关 issuing", notice_set: "大厅屏通知 display notice", ticket_cancelled: "作废号票 cancelled",
+    follow_up_assigned: "回访指派 follow-up assigned", follow_up_noted: "回访记录 follow-up note",
+    follow_up_contacted: "回访已联系 follow-up contacted", follow_up_closed: "回访结案 follow-up closed"};
+  async function loadAudit(q) {
+    const t = $("t-audit");
+    t.innerHTML = "";
+    const r = await fetch("/api/manager/audit?" + q, {credentials: "same-origin"});
+    if (!r.ok) return;
+    const head = t.createTHead().insertRow();
+    for (const h of ["时间 When", "谁 Who", "做了什么 What", "窗口/号 Window/ticket", "内容 Detail"]) {
+      const th = document.createElement("th"); th.textContent = h; head.appendChild(th);
+    }
+    const body = t.createTBody();
+    for (const a of (await r.json()).actions) {
+      const row = body.insertRow();
+      const detail = Object.entries(a.detail || {}).map(([k, v]) => k + "=" + v).join(" ");
+      for (const text of [String(a.at).slice(0, 19).replace("T", " "), a.who, WHAT[a.what] || a.what,
+                          [a.window, a.ticket].filter(x => x != null).join(" "), detail])
+        row.insertCell().textContent = text;
+    }
+    if (!body.rows.length) body.insertRow().insertCell().textContent = "没有操作 No manager actions";
   }
 
   $("mode").addEventListener("change", modeChanged);
