@@ -6,7 +6,9 @@ queue server (a real `onewindow server` process), on loopback.
 
 The fake pad sits on a pty, which moves bytes at once: the figure excludes the serial line itself.
 At 9600 8N1 a 10-byte key frame takes 10.4 ms on a real bus and the display frame about 16 ms more;
-add those for a wall-clock figure. Target: p99 under 50 ms (excluding the line). Ends with one JSON line.
+add those for a wall-clock figure. Target: p99 under 50 ms (excluding the line). The site is locked down
+(broker passwords and ACL, the server checking roles; the bridge uses window 2's device credential).
+Ends with one JSON line.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from broker import security
 from broker.mosquitto import ManagedBroker
 from clerk.bridge import Bridge
 from clerk.config import parse
@@ -54,24 +57,32 @@ def run(rounds: int, warmup: int) -> dict:
     tmp = Path(tempfile.mkdtemp(prefix="onewindow-bench-clerk-"))
     tmp.chmod(0o711)
     site = cfg.load(cfg.sample_path())
-    broker = ManagedBroker(tmp / "broker", port=0).start()
-    server = ServerChild(broker.url, tmp / "q.db", cfg.sample_path(), always_open=True).start()
+    # Locked down as a site runs: passwords and the ACL on the broker, roles checked by the server.
+    files = security.generate(site, tmp / "security")
+    broker = ManagedBroker(tmp / "broker", port=0, security=files).start()
+    server = ServerChild(broker.url, tmp / "q.db", cfg.sample_path(), always_open=True, extra_args=[
+        "--credentials", str(files.device_file(security.server_user(site.site_id)))]).start()
     bus = FakePadBus(tmp / "ttyPADS").start()
     pad = bus.add_call_pad(1)
-    config = parse({"bridge": {"id": "bridge-bench", "port": str(tmp / "ttyPADS"), "poll_interval": 1.0},
+    bridge_id = f"window-{WINDOW}"  # the window device's user name in the site's registry
+    config = parse({"bridge": {"id": bridge_id, "port": str(tmp / "ttyPADS"), "poll_interval": 1.0},
                     "pad": [{"address": 1, "kind": "call", "window": WINDOW}]})
-    transports = [MqttTransport(broker.settings, site.site_id, name, role=name.split("-")[0]).start(10)
-                  for name in ("bridge-bench", "console-bench", "kiosk-bench")]
+    # Tickets come from the console (a counter issue): a kiosk is throttled at a person's pace.
+    transports = [MqttTransport(broker.settings_for(user), site.site_id, user, role=role).start(10)
+                  for user, role in ((bridge_id, "bridge"), ("console", "console"))]
     bridge = Bridge(config, transports[0], site.site_id).start()
-    desk = QueueClient(transports[1], site.site_id, "console-bench")
-    kiosk = QueueClient(transports[2], site.site_id, "kiosk-bench")
+    desk = QueueClient(transports[1], site.site_id, "console")
+    counter = desk
     calls, finishes, lost = [], [], 0
     try:
         assert desk.window("sign_in", WINDOW, CLERK)["ok"]
         while not bridge.bus.connected:
             time.sleep(0.01)
         for i in range(warmup + rounds):
-            number = kiosk.issue("A")["ticket"]["number"]
+            reply = counter.issue("A", channel="counter")
+            if not reply.get("ok"):
+                raise RuntimeError(f"issue refused: {reply.get('error')}")
+            number = reply["ticket"]["number"]
             ms_call = press_and_wait(pad, "call", lambda text, n=number: text.startswith(f"{n} CALL"))
             ms_finish = press_and_wait(pad, "finish", lambda text, n=number: text == f"RATE {n}")
             if ms_call is None or ms_finish is None:

@@ -17,7 +17,7 @@ from datetime import datetime
 
 from clerk.config import BridgeConfig, PadConfig
 from hardware.pads import KEY, KEYS, RATING, RATING_REQUEST, Frame, PadBus
-from onewindow.client import QueueClient, RequestTimeout
+from onewindow.client import QueueClient, RequestTimeout, identity_of
 from onewindow.mirror import StateMirror
 from onewindow.topics import Topics
 
@@ -54,6 +54,7 @@ class Bridge:
         self.transport = transport
         self.topics = Topics(site_id)
         self.client = QueueClient(transport, site_id, config.id, timeout=1.5, attempts=2)
+        self.device_id = identity_of(transport, config.id)  # the ACL lets a device publish its own status only
         self.bus = bus or PadBus(config.port, self._on_frame, poll_interval=config.poll_interval,
                                 offline_after=3 * config.poll_interval)
         self.bus.on_frame, self.bus.on_change = self._on_frame, self._bus_changed
@@ -194,7 +195,7 @@ class Bridge:
         state = "ok" if not broken else ("out_of_service" if "bus" in broken or len(broken) == len(parts) - 1
                                          else "degraded")
         detail = "all pads answer" if not broken else "not answering: " + ", ".join(broken)
-        return {"v": 1, "device": self.config.id, "kind": "bridge", "state": state, "parts": parts, "detail": detail}
+        return {"v": 1, "device": self.device_id, "kind": "bridge", "state": state, "parts": parts, "detail": detail}
 
     def _republish_status(self) -> None:
         with self._status_lock:
@@ -208,5 +209,5 @@ class Bridge:
                 return
             self._status = status
         body = {**status, "at": datetime.now().astimezone().isoformat(timespec="seconds")}
-        self.transport.publish(self.topics.device_status(self.config.id),
+        self.transport.publish(self.topics.device_status(self.device_id),
                                json.dumps(body, ensure_ascii=False, separators=(",", ":")), qos=1, retain=True)

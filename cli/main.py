@@ -21,10 +21,10 @@ COMMAND_MODULES = [
     "cli.check_config",
     "hardware.printing.cli",
     "sim.cli",
-    "console.command",
-    "clerk.command",
     "queue_server.backup_command",
     "broker.credentials_command",
+    "console.command",
+    "clerk.command",
 ]
 
 

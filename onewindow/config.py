@@ -134,8 +134,8 @@ class SiteConfig:
     public_url: str = ""  # the hall's public web address (its ticket pages are {public_url}/t/{ticket id})
     source: str = "<memory>"
     stop_issuing_minutes: float = 15.0  # tickets stop this long before every window serving a type closes
-    follow_up_days: tuple[int, int] = (1, 5)  # working days to first contact, to close (bad ratings)
     devices: tuple[Device, ...] = ()
+    follow_up_days: tuple[int, int] = (1, 5)  # working days to first contact, to close (bad ratings)
     _types_by_prefix: dict[str, BusinessType] = field(default_factory=dict, repr=False, compare=False)
     _windows_by_number: dict[int, Window] = field(default_factory=dict, repr=False, compare=False)
 
@@ -286,7 +286,7 @@ def from_dict(raw: dict, source: str = "<memory>", base_dir: Path | None = None)
         raise ConfigError(source, c.errors)
     return SiteConfig(**site, hours=hours, business_types=tuple(types), windows=tuple(windows),
                       priority=priority, calls=calls, ratings_enabled=ratings_enabled, catalogue=catalogue,
-                      source=source, follow_up_days=follow_up_days, devices=devices)
+                      source=source, devices=devices, follow_up_days=follow_up_days)
 
 
 PUBLIC_URL_RE = re.compile(r"^https?://[^\s/?#]+(/[^\s?#]*)?$")

@@ -21,7 +21,8 @@ from onewindow.config import SiteConfig
 from onewindow.logsafe import SenderLog, escape
 from onewindow.topics import Topics
 from onewindow.transport import Transport, dumps
-from queue_server import budget, commands, followups
+from queue_server import commands, followups
+from queue_server import budget
 from queue_server.engine import Engine
 from queue_server.roles import Roles
 from queue_server.store import Store, StoreError

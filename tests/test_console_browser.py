@@ -5,12 +5,12 @@ import os
 import re
 from pathlib import Path
 
+import playwright.sync_api as playwright_api  # in the test extra: these tests never skip
 import pytest
 
 from tests.console_support import PASSWORD, HallStack
 from tests.support import wait_until
 
-playwright_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = "/usr/bin/chromium"
 IMAGES = Path(__file__).resolve().parent.parent / "docs" / "images"
 

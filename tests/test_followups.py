@@ -1,12 +1,13 @@
 """Bad ratings open follow-up cases with working-day deadlines, kept in the event log."""
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
+from onewindow import PROTOCOL_VERSION
+from onewindow.topics import Topics
 from queue_server import followups
 from queue_server.calendar import HallCalendar
-import json
-
 from tests.conftest import local_time
 from tests.test_engine import Hall
 
@@ -137,9 +138,11 @@ def test_cases_outlive_the_service_day_and_a_server_restart(tmp_path, county):
     first = ServerHall(county, store, clock, always_open=True).server
     sent = iter(range(1000))
 
+    topics = Topics(county.site_id)
+
     def send(command, **args):
-        first.process([(f"onewindow/{county.site_id}/cmd/{command}", json.dumps(
-            {"v": 1, "request_id": f"r{next(sent)}", "reply_to": f"onewindow/{county.site_id}/reply/k", **args}
+        first.process([(topics.cmd(command, "k"), json.dumps(
+            {"v": PROTOCOL_VERSION, "request_id": f"r{next(sent)}", "reply_to": topics.reply("k"), **args}
         ).encode())])
 
     send("sign_in", window=4, clerk="li")
