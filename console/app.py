@@ -258,6 +258,11 @@ async def events(request: Request) -> Response:
                     message = None
                     quiet += 1.0
                 out = []
+                if getattr(q, "overflowed", False):  # changes were dropped: start again from the whole state
+                    while not q.empty():
+                        q.get_nowait()
+                    q.overflowed, message = False, None
+                    out.append(sse("snapshot", {"broker": hall.broker_online, "entries": hall.entries(kinds)}))
                 while message is not None:
                     if kinds is None or message["key"][0] in kinds:
                         out.append(sse("change", message))

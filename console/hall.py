@@ -108,11 +108,11 @@ class Hall:
             for e in events:
                 if not isinstance(e, dict):
                     continue
-                if e.get("type") == "day_started" or (e.get("day") and e.get("day") != self._service_day):
-                    if e.get("day") != self._service_day:
-                        self._service_day = e.get("day")
-                        touched |= set(self._service)
-                        self._service.clear()
+                day = e.get("day")
+                if day and day != self._service_day:  # a new service day: start counting again
+                    self._service_day = day
+                    touched |= set(self._service)
+                    self._service.clear()
                 if e.get("type") == "service_finished" and isinstance(e.get("window"), int):
                     acc = self._service.setdefault(e["window"], [0.0, 0])
                     acc[0] += float(e.get("service_seconds") or 0.0)
@@ -125,5 +125,5 @@ class Hall:
 def _put(q: asyncio.Queue, message: dict) -> None:
     try:
         q.put_nowait(message)
-    except asyncio.QueueFull:  # a stalled page: it reloads the snapshot when it notices
-        pass
+    except asyncio.QueueFull:  # a stalled page: its stream sends a fresh snapshot instead
+        q.overflowed = True  # type: ignore[attr-defined]

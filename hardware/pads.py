@@ -178,7 +178,7 @@ class PadBus:
         except (serial.SerialException, OSError):
             return False
         self._serial = s
-        self.reader = FrameReader() if not self.reader.buffer else self.reader
+        self.reader.buffer.clear()  # nothing half-read survives a reopen (the error counts do)
         self.connected = True
         log.info("pad bus %s open", self.port)
         self._changed()
