@@ -46,6 +46,7 @@ class Desk:
         self._listed: list[dict] | None = None
         self.tick = tick
         self._cases: list[dict] = []
+        self._clerks: dict[int, str | None] = {}  # window -> clerk, from our own commands' replies
         self._cases_at = 0.0
         self.cases_every = 60.0  # seconds between looks at the follow-up cases (overdue first contact)
         hall.mirror.on_change(lambda key, value: self._wake.set())
@@ -133,12 +134,18 @@ class Desk:
         if action == "open":
             args["clerk"] = clerk or user
         else:
-            if not w.get("clerk"):
+            # The clerk at the window as the mirror shows it; just after our own command the mirror may
+            # not have caught up, so our last reply counts too. The server checks it either way.
+            current = w.get("clerk") or self._clerks.get(number)
+            if not current:
                 raise ActionRefused(409, "window_closed", f"window {number} is closed")
-            args["clerk"] = w["clerk"]
+            args["clerk"] = current
         if action == "pause":
             args["reason"] = reason or "manager"
-        return self._command(WINDOW_ACTIONS[action], **args)
+        reply = self._command(WINDOW_ACTIONS[action], **args)
+        if reply.get("window") == number and "state" in reply:
+            self._clerks[number] = reply.get("clerk")
+        return reply
 
     def set_business_type(self, prefix: str, open_: bool, user: str) -> dict:
         return self._command("set_business_type", business_type=prefix, open=open_, manager=user)
