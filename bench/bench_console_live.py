@@ -50,7 +50,8 @@ def start_hall(tmp: Path):
     from console.accounts import Accounts
     from console.runner import ConsoleRunner
     from onewindow import config
-    from onewindow.broker import ManagedBroker, free_port
+    from broker.mosquitto import ManagedBroker
+    from onewindow.broker import free_port
     from onewindow.mqtt import MqttTransport
     from queue_server.server import QueueServer
     from queue_server.store import Store
@@ -58,8 +59,7 @@ def start_hall(tmp: Path):
     tmp.chmod(0o711)
     broker = ManagedBroker(tmp / "broker", port=0, host="127.0.0.1")
     broker.start()
-    transport = MqttTransport(broker.settings, site.site_id, "server-bench", role="server", loop="select",
-                              idle_interval=0.1)
+    transport = MqttTransport(broker.settings, site.site_id, "server-bench", role="server", idle_interval=0.1)
     store = Store(tmp / "q.db", site.site_id, site.timezone)
     server = QueueServer(site, store, transport, always_open=True)
     server.start()
