@@ -101,6 +101,7 @@ class _Visit:
     service: float | None = None
     rating: int | None = None
     cancel_reason: str | None = None
+    issued_at: str = ""  # local ISO time, as stored
 
 
 @dataclass
@@ -165,7 +166,7 @@ def build_report(conn: sqlite3.Connection, site_id: str, first_day: str, last_da
             _SQL, (site_id, first_day, last_day)):
         if type_ == "ticket_issued":
             hour = at[11:13]
-            visits[ticket] = _Visit(day, btype or "?", text, ts, int(hour) if hour.isdigit() else -1)
+            visits[ticket] = _Visit(day, btype or "?", text, ts, int(hour) if hour.isdigit() else -1, issued_at=at)
             continue
         v = visits.get(ticket)
         if v is None:  # issued before the range (a day boundary): not this report's ticket
@@ -319,7 +320,7 @@ def _followups(conn: sqlite3.Connection, site_id: str, first_day: str, last_day:
 def _ticket_row(tid: str, v: _Visit) -> dict:
     wait = None if v.first_called is None else round((v.first_called - v.issued) / 60.0, 2)
     return {"ticket": tid, "day": v.day, "business_type": v.business_type, "item": v.item or "",
-            "issued_ts": v.issued, "wait_min": wait,
+            "issued_at": v.issued_at, "wait_min": wait,
             "service_min": None if v.service is None else round(v.service / 60.0, 2),
             "window": v.window, "clerk": v.clerk or "", "ended": v.ended or "open",
             "cancel_reason": v.cancel_reason or "", "rating": v.rating}

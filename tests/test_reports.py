@@ -137,6 +137,7 @@ def test_csv_export(conn):
     assert len(tickets) == 6
     a002 = next(t for t in tickets if t["ticket"].endswith(":A002"))
     assert (a002["wait_min"], a002["ended"], a002["window"], a002["clerk"]) == ("40.0", "no_show", "2", "wang")
+    assert a002["issued_at"].startswith("2026-11-23T09:00:00") and a002["issued_at"].endswith("+08:00")
     for table in reports.CSV_TABLES:
         assert reports.to_csv(r, table).startswith("site,from,to,")
 
