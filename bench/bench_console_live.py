@@ -92,13 +92,54 @@ def collect(page, stamps: dict[str, float], settle: float = 2.0) -> tuple[list[f
     return latencies, len(stamps) - len(latencies)
 
 
+def sign_in(browser, url: str):
+    page = browser.new_page(viewport={"width": 1360, "height": 900})
+    page.goto(url + "/login")
+    page.fill("#username", "boss")
+    page.fill("#secret", PASSWORD)
+    page.click("#sign-in")
+    page.wait_for_url(re.compile(r"/manager$"))
+    page.wait_for_selector("#window-12")
+    page.evaluate(OBSERVER)
+    return page
+
+
+def state_events(pub, topics, site_id: str, samples: int, gap: float) -> dict[str, float]:
+    """Retained window-12 states as the server publishes them; number -> publish time (ms)."""
+    from onewindow import PROTOCOL_VERSION
+    stamps: dict[str, float] = {}
+    for i in range(samples):
+        number = f"X{i:04d}"
+        body = {"v": PROTOCOL_VERSION, "window": 12, "name": "12号窗口", "state": "calling", "clerk": "bench",
+                "serves": ["F", "A"], "since": None, "held": [], "pause_reason": None, "served_today": i,
+                "awaiting_rating": None,
+                "ticket": {"id": f"{site_id}:bench:{number}", "number": number, "business_type": "F", "calls": 1}}
+        stamps[number] = time.time() * 1000.0
+        pub.publish(topics.window(12), json.dumps(body, ensure_ascii=False), qos=1, retain=True)
+        time.sleep(gap)
+    return stamps
+
+
+def clerk_calls(clerk, rounds: int, gap: float) -> dict[str, float]:
+    """A clerk at window 2 calls, then finishes; number -> time the call was sent (ms)."""
+    clerk.window("sign_in", 2, "wang")
+    calls: dict[str, float] = {}
+    for _ in range(rounds):
+        clerk.issue("A")
+        t0 = time.time() * 1000.0
+        reply = clerk.window("call_next", 2, "wang")
+        calls[reply["ticket"]["number"]] = t0
+        clerk.window("finish", 2, "wang")
+        time.sleep(gap)
+    return calls
+
+
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench console-live", description=__doc__.split("\n\n")[0])
     ap.add_argument("--samples", type=int, default=300)
     ap.add_argument("--gap-ms", type=float, default=40.0, help="pause between events (ms)")
     args = ap.parse_args(argv)
     from playwright.sync_api import sync_playwright
-    from onewindow import PROTOCOL_VERSION
     from onewindow.client import QueueClient
     from onewindow.mqtt import MqttTransport
     from onewindow.topics import Topics
@@ -106,44 +147,15 @@ def main(argv: list[str]) -> int:
     site, broker, console, stop = start_hall(tmp)
     pub = clerk_t = None
     try:
-        topics = Topics(site.site_id)
         pub = MqttTransport(broker.settings, site.site_id, "bench-publisher", role="bench").start(10)
         clerk_t = MqttTransport(broker.settings, site.site_id, "bench-clerk", role="bench").start(10)
         clerk = QueueClient(clerk_t, site.site_id, "bench-clerk")
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-            page = browser.new_page(viewport={"width": 1360, "height": 900})
-            page.goto(console.url + "/login")
-            page.fill("#username", "boss")
-            page.fill("#secret", PASSWORD)
-            page.click("#sign-in")
-            page.wait_for_url(re.compile(r"/manager$"))
-            page.wait_for_selector("#window-12")
-            page.evaluate(OBSERVER)
-            # 1. retained state -> page
-            stamps: dict[str, float] = {}
-            for i in range(args.samples):
-                number = f"X{i:04d}"
-                body = {"v": PROTOCOL_VERSION, "window": 12, "name": "12号窗口", "state": "calling", "clerk": "bench",
-                        "serves": ["F", "A"], "since": None, "held": [], "pause_reason": None, "served_today": i,
-                        "awaiting_rating": None,
-                        "ticket": {"id": f"{site.site_id}:bench:{number}", "number": number, "business_type": "F",
-                                   "calls": 1}}
-                payload = json.dumps(body, ensure_ascii=False)
-                stamps[number] = time.time() * 1000.0
-                pub.publish(topics.window(12), payload, qos=1, retain=True)
-                time.sleep(args.gap_ms / 1000.0)
+            page = sign_in(browser, console.url)
+            stamps = state_events(pub, Topics(site.site_id), site.site_id, args.samples, args.gap_ms / 1000.0)
             state_ms, state_lost = collect(page, stamps)
-            # 2. a clerk's call -> page
-            clerk.window("sign_in", 2, "wang")
-            calls: dict[str, float] = {}
-            for i in range(max(20, args.samples // 3)):
-                clerk.issue("A")
-                t0 = time.time() * 1000.0
-                reply = clerk.window("call_next", 2, "wang")
-                calls[reply["ticket"]["number"]] = t0
-                clerk.window("finish", 2, "wang")
-                time.sleep(args.gap_ms / 1000.0)
+            calls = clerk_calls(clerk, max(20, args.samples // 3), args.gap_ms / 1000.0)
             call_ms, call_lost = collect(page, calls)
             browser.close()
     finally:
@@ -152,13 +164,17 @@ def main(argv: list[str]) -> int:
                 t.stop()
         stop()
         shutil.rmtree(tmp, ignore_errors=True)
-    out = {"samples": len(stamps), "state_to_page_p50_ms": round(statistics.median(state_ms), 1),
+    return report(state_ms, call_ms, len(stamps), len(calls), state_lost + call_lost)
+
+
+def report(state_ms: list[float], call_ms: list[float], states: int, calls: int, lost: int) -> int:
+    out = {"samples": states, "state_to_page_p50_ms": round(statistics.median(state_ms), 1),
            "state_to_page_p99_ms": round(pct(state_ms, 99), 1), "state_to_page_max_ms": round(max(state_ms), 1),
            "call_to_page_p50_ms": round(statistics.median(call_ms), 1),
-           "call_to_page_p99_ms": round(pct(call_ms, 99), 1), "lost": state_lost + call_lost}
-    print(f"state -> page ({len(state_ms)} of {len(stamps)}): p50 {out['state_to_page_p50_ms']} ms, "
+           "call_to_page_p99_ms": round(pct(call_ms, 99), 1), "lost": lost}
+    print(f"state -> page ({len(state_ms)} of {states}): p50 {out['state_to_page_p50_ms']} ms, "
           f"p99 {out['state_to_page_p99_ms']} ms, max {out['state_to_page_max_ms']} ms (target p99 < 100 ms)")
-    print(f"clerk call -> page ({len(call_ms)} of {len(calls)}): p50 {out['call_to_page_p50_ms']} ms, "
+    print(f"clerk call -> page ({len(call_ms)} of {calls}): p50 {out['call_to_page_p50_ms']} ms, "
           f"p99 {out['call_to_page_p99_ms']} ms")
     print(json.dumps(out))
     return 0

@@ -84,6 +84,60 @@ async def ticket_json(request: Request) -> Response:
     return not_found() if view is None else ok(view)
 
 
+def _concerns(message: dict, view: dict, window: int | None) -> bool:
+    """Does this change of the hall concern the ticket? Its business type's queue (people ahead,
+    estimates), a display call of this very ticket, or its window (start, finish, let go)."""
+    key = message.get("key") or []
+    value = message.get("value") or {}
+    if key == ["queue", view["business_type"]]:
+        return True
+    if key == ["display"]:
+        calls = value.get("calls") or [{}]
+        return calls[0].get("number") == view["number"]
+    if key and key[0] == "window":
+        return view["number"] in ((value.get("ticket") or {}).get("number"), value.get("awaiting_rating")) \
+            or (window is not None and window == value.get("window"))
+    return False
+
+
+async def _follow(request: Request, ticket_id: str, view: dict):
+    """The event stream of one ticket: its view now, then each time it changes, until it is over."""
+    hall = request.app.state.hall
+    last, last_query, window = view, time.monotonic(), view.get("window")
+    q = hall.listen(asyncio.get_running_loop())
+    _open_streams[0] += 1
+    try:
+        yield sse("ticket", view)
+        while not hall.closing and last["state"] not in FINAL:
+            dirty = False
+            try:
+                dirty = _concerns(await asyncio.wait_for(q.get(), 1.0), last, window)
+                while not q.empty():
+                    dirty = _concerns(q.get_nowait(), last, window) or dirty
+            except asyncio.TimeoutError:
+                pass
+            now = time.monotonic()
+            if not dirty and now - last_query < REFRESH:
+                continue
+            if now - last_query < MIN_INTERVAL:
+                await asyncio.sleep(MIN_INTERVAL - (now - last_query))
+            last_query = time.monotonic()
+            try:
+                fresh = await _status(request, ticket_id)
+            except HallUnavailable:
+                yield sse("offline", {})
+                continue
+            if fresh is None:  # the service day ended
+                yield sse("gone", {})
+                return
+            if fresh != last:
+                last, window = fresh, fresh.get("window") or window
+                yield sse("ticket", fresh)
+    finally:
+        hall.unlisten(q)
+        _open_streams[0] -= 1
+
+
 async def ticket_events(request: Request) -> Response:
     ticket_id = request.path_params["ticket_id"]
     try:
@@ -95,64 +149,7 @@ async def ticket_events(request: Request) -> Response:
     if _open_streams[0] >= MAX_STREAMS:
         return PlainTextResponse("503 too many open ticket pages; try again soon", status_code=503,
                                  headers={**SECURITY_HEADERS, "Retry-After": "30"})
-    hall = request.app.state.hall
-    prefix = view["business_type"]
-    last_window = [view.get("window")]  # the window this ticket is at, while called or served
-
-    def relevant(message: dict) -> bool:
-        """Its business type's queue changed (people ahead, estimates), or the hall display shows
-        a call of this very ticket. Other changes leave this ticket's page as it is."""
-        key = message.get("key") or []
-        if key == ["queue", prefix]:
-            return True
-        value = message.get("value") or {}
-        if key == ["display"]:
-            calls = value.get("calls") or [{}]
-            return calls[0].get("number") == view["number"]
-        if key and key[0] == "window":  # its window starts, finishes (awaiting rating) or lets it go
-            return view["number"] in ((value.get("ticket") or {}).get("number"), value.get("awaiting_rating")) \
-                or last_window[0] == value.get("window")
-        return False
-
-
-    async def stream():
-        last, last_query = view, time.monotonic()
-        q = hall.listen(asyncio.get_running_loop())
-        _open_streams[0] += 1
-        try:
-            yield sse("ticket", view)
-            while not hall.closing and last["state"] not in FINAL:
-                dirty = False
-                try:
-                    message = await asyncio.wait_for(q.get(), 1.0)
-                    dirty = relevant(message)
-                    while not q.empty():
-                        dirty = relevant(q.get_nowait()) or dirty
-                except asyncio.TimeoutError:
-                    pass
-                now = time.monotonic()
-                if not dirty and now - last_query < REFRESH:
-                    continue
-                if now - last_query < MIN_INTERVAL:
-                    await asyncio.sleep(MIN_INTERVAL - (now - last_query))
-                last_query = time.monotonic()
-                try:
-                    fresh = await _status(request, ticket_id)
-                except HallUnavailable:
-                    yield sse("offline", {})
-                    continue
-                if fresh is None:  # the service day ended
-                    yield sse("gone", {})
-                    return
-                if fresh != last:
-                    last = fresh
-                    last_window[0] = fresh.get("window")
-                    yield sse("ticket", fresh)
-        finally:
-            hall.unlisten(q)
-            _open_streams[0] -= 1
-
-    return StreamingResponse(stream(), media_type="text/event-stream",
+    return StreamingResponse(_follow(request, ticket_id, view), media_type="text/event-stream",
                              headers={**SECURITY_HEADERS, "X-Accel-Buffering": "no"})
 
 
