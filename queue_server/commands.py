@@ -150,24 +150,23 @@ def _personal_spans(text: str) -> list[tuple[int, int, str]]:
         tail = (run.group(2) or "").translate(_TO_ASCII)
         i = 0
         while i < len(chunks):
+            best = None  # the longest number starting at chunk i: an ID (18) wins over a mobile (11)
             digits = ""
             for j in range(i, len(chunks)):
                 digits += chunks[j][2]
-                last = j == len(chunks) - 1
-                if len(digits) == 17 and last and tail:
-                    found.append((base + chunks[i][0], run.end(), digits[:4] + "*" * 10 + digits[-3:] + tail))
-                    i = j
+                if len(digits) == 17 and j == len(chunks) - 1 and tail:
+                    best = (j, run.end(), digits[:4] + "*" * 10 + digits[-3:] + tail)
                     break
                 if len(digits) == 18:
-                    found.append((base + chunks[i][0], base + chunks[j][1], digits[:4] + "*" * 10 + digits[-4:]))
-                    i = j
+                    best = (j, base + chunks[j][1], digits[:4] + "*" * 10 + digits[-4:])
                     break
                 if len(digits) == 11 and digits[0] == "1" and digits[1] in "3456789":
-                    found.append((base + chunks[i][0], base + chunks[j][1], digits[:3] + "****" + digits[-4:]))
-                    i = j
-                    break
+                    best = (j, base + chunks[j][1], digits[:3] + "****" + digits[-4:])
                 if len(digits) > 18:
                     break
+            if best is not None:
+                found.append((base + chunks[i][0], best[1], best[2]))
+                i = best[0]
             i += 1
     return found
 

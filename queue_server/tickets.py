@@ -7,7 +7,9 @@ A mixin of `queue_server.engine.Engine` (which holds the state); pure, like the 
 from __future__ import annotations
 
 from queue_server import followups
-from queue_server.model import CALLED, CANCELLED, DONE, HELD, MISSED, SERVING, W_CLOSED, W_RATING, WAITING, Rejected, Ticket
+from queue_server.model import (
+    CALLED, CANCELLED, DONE, HELD, MISSED, SERVING, W_CLOSED, W_RATING, WAITING, Rejected, Ticket,
+)
 
 BAD_RATING = 2  # ratings 1-2 (dissatisfied, very dissatisfied) are bad reviews
 RATING_NAMES = {5: "very_satisfied", 4: "satisfied", 3: "basically_satisfied", 2: "dissatisfied",
