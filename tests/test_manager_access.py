@@ -193,3 +193,23 @@ def test_the_ticket_page_shows_its_ticket_and_nothing_else(stack):
                 if line.startswith("data:"):
                     assert ticket["number"] in line and "elderly" not in line
                     break
+
+
+def test_the_qr_printed_on_a_ticket_opens_its_page(stack):
+    """The kiosk prints {site.public_url}/t/{ticket id} in the ticket's QR (hardware/printing/layouts.py):
+    with the console as the hall's public address, that link opens this ticket's page."""
+    import dataclasses
+    from urllib.parse import urlsplit
+
+    from hardware.printing.document import QR
+    from hardware.printing.layouts import ticket as ticket_layout
+    stack.issue("C")  # (starts the test kiosk)
+    reply = stack._kiosk.issue("C")
+    site = dataclasses.replace(stack.site, public_url=stack.url)
+    [qr] = [b for b in ticket_layout(site, reply["ticket"]).blocks if isinstance(b, QR)]
+    assert qr.data.startswith(stack.url + "/t/")
+    with httpx.Client(timeout=10) as c:
+        page = c.get(qr.data)
+        assert page.status_code == 200 and "ticket.js" in page.text
+        data = c.get(stack.url + "/api/t/" + urlsplit(qr.data).path.split("/t/", 1)[1]).json()
+    assert data["number"] == reply["ticket"]["number"]
