@@ -94,6 +94,14 @@ const reportView = (function () {
       {label: "均值 mean", data: labels.map(k => r.business_types[k].wait_mean_min), backgroundColor: COLORS[0]},
       {label: "p50", data: labels.map(k => r.business_types[k].wait_p50_min), backgroundColor: COLORS[5]},
       {label: "p90", data: labels.map(k => r.business_types[k].wait_p90_min), backgroundColor: COLORS[2]}]}});
+    chart("chart-services", {type: "bar", data: {labels, datasets: [
+      {label: "均值 mean", data: labels.map(k => r.business_types[k].service_mean_min), backgroundColor: COLORS[1]},
+      {label: "p50", data: labels.map(k => r.business_types[k].service_p50_min), backgroundColor: COLORS[5]},
+      {label: "p90", data: labels.map(k => r.business_types[k].service_p90_min), backgroundColor: COLORS[2]}]}});
+    const wins = Object.keys(r.windows);
+    chart("chart-windows", {type: "bar", data: {labels: wins.map(w => w + "号"), datasets: [
+      {label: "办结 Served", data: wins.map(w => r.windows[w].served), backgroundColor: COLORS[0]},
+      {label: "叫号 Calls", data: wins.map(w => r.windows[w].calls || 0), backgroundColor: COLORS[4]}]}});
     const byDay = r.from !== r.to;
     const series = byDay ? r.days : r.hours;
     const keys = Object.keys(series);
