@@ -10,6 +10,7 @@ BENCHMARKS = {
     "print": ("bench.bench_print", "time to build the ESC/POS bytes of a ticket and a notice slip, both text modes"),
     "reports": ("bench.bench_reports", "a month's manager report of a busy county hall (~250k events) from the SQLite log"),
     "console-live": ("bench.bench_console_live", "manager page in Chromium: state/call event -> page updated (p50/p99)"),
+    "kiosk": ("bench.bench_kiosk", "kiosk app: tap -> number on screen through broker and server; cold start"),
     "clerk": ("bench.bench_clerk", "call pad key -> pad display through the bridge, Mosquitto and the server (p99)"),
     "dispatch": ("sim.report", "simulated days: Erlang C at 60-95% load, skills vs same-rule pooled, priority, "
                                "forecast vs scaled naive, what-if on fresh days"),
