@@ -10,6 +10,8 @@ BENCHMARKS = {
     "print": ("bench.bench_print", "time to build the ESC/POS bytes of a ticket and a notice slip, both text modes"),
     "kiosk": ("bench.bench_kiosk", "kiosk app: tap -> number on screen through broker and server; cold start"),
     "clerk": ("bench.bench_clerk", "call pad key -> pad display through the bridge, Mosquitto and the server (p99)"),
+    "display": ("bench.bench_display", "hall display: call -> screen updated through Mosquitto, frame time while a "
+                                       "call animates (Kivy offscreen)"),
     "dispatch": ("sim.report", "simulated days: Erlang C at 60-95% load, skills vs same-rule pooled, priority, "
                                "forecast vs scaled naive, what-if on fresh days"),
 }
