@@ -30,7 +30,7 @@ class SimulatedHall:
     """Citizens arriving at kiosks and clerks working windows, as protocol clients."""
 
     def __init__(self, site: SiteConfig, make_transport, speed: float = 20.0, windows: int | None = None,
-                 seed: int | None = None, printing: bool = False):
+                 seed: int | None = None, printing: bool = False, human_windows: tuple[int, ...] = ()):
         self.site = site
         self.make_transport = make_transport
         self.speed = speed
@@ -40,7 +40,9 @@ class SimulatedHall:
         self.transports = []
         per_hour = DAILY_CASES.get(site.level, 300) / OPEN_HOURS
         self.arrival_rate = per_hour / 3600.0 * speed  # citizens per real second
-        self.window_numbers = [w.number for w in site.windows][: windows or len(site.windows)]
+        # Windows left to people (at the clerk console) get no simulated clerk.
+        free = [w.number for w in site.windows if w.number not in human_windows]
+        self.window_numbers = free[: windows or len(free)]
         self.issued = 0
         self.served = 0
         self.print_failures = 0

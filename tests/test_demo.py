@@ -1,59 +1,129 @@
-"""`onewindow demo` runs a whole site with no configuration and stops every child cleanly."""
+"""`onewindow demo` runs a whole hall with no configuration and stops every child cleanly."""
 from __future__ import annotations
 
+import http.cookiejar
+import json
 import os
 import re
 import signal
 import subprocess
 import sys
 import time
+import urllib.request
+
+import pytest
 
 
 def children_of(pid: int) -> list[int]:
-    out = subprocess.run(["ps", "-eo", "pid,ppid,pgid,args"], capture_output=True, text=True).stdout
-    found = []
-    for line in out.splitlines()[1:]:
-        parts = line.split(None, 3)
-        if len(parts) == 4 and (int(parts[1]) == pid):
-            found.append(int(parts[0]))
-    return found
+    out = subprocess.run(["ps", "-eo", "pid,ppid"], capture_output=True, text=True).stdout
+    return [int(p) for p, pp in (line.split() for line in out.splitlines()[1:]) if int(pp) == pid]
 
 
-def test_the_demo_runs_a_hall_and_ctrl_c_stops_every_child(tmp_path):
-    proc = subprocess.Popen([sys.executable, "-m", "cli", "demo", "--speed", "300", "--no-view",
-                             "--state-dir", str(tmp_path / "demo"), "--seed", "1"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env=dict(os.environ, PYTHONUNBUFFERED="1"))
+def alive(pid: int) -> bool:
     try:
-        lines = []
-        deadline = time.monotonic() + 60
-        served = 0
-        children = []
-        while time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            lines.append(line)
-            m = re.search(r"issued (\d+), served (\d+)", line)
-            if m and int(m.group(2)) >= 3:
-                served = int(m.group(2))
-                children = children_of(proc.pid)
-                break
-        assert served >= 3, "".join(lines[-30:])
-        assert len(children) >= 2, "the demo should run mosquitto and the server as child processes"
-        proc.send_signal(signal.SIGINT)  # Ctrl-C
-        rest, _ = proc.communicate(timeout=30)
+        with open(f"/proc/{pid}/status") as f:
+            return "zombie" not in f.read().lower()
+    except OSError:
+        return False
+
+
+def start_demo(tmp_path, *extra, env=None):
+    return subprocess.Popen([sys.executable, "-m", "cli", "demo", "--speed", "100", "--no-view",
+                             "--state-dir", str(tmp_path / "demo"), "--seed", "1", *extra],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env=dict(env or os.environ, PYTHONUNBUFFERED="1"))
+
+
+def read_until(proc, pattern: str, lines: list[str], timeout: float = 60) -> re.Match | None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            return None
+        lines.append(line)
+        m = re.search(pattern, line)
+        if m:
+            return m
+    return None
+
+
+def stop_demo(proc) -> str:
+    proc.send_signal(signal.SIGINT)  # Ctrl-C
+    rest, _ = proc.communicate(timeout=40)
+    return rest
+
+
+def kill_leftovers(proc) -> None:
+    if proc.poll() is None:  # a failed check must not leave the demo (and its broker) running
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def sign_in(url: str, **body) -> tuple[int, dict]:
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+    req = urllib.request.Request(f"{url}/api/login", data=json.dumps(body).encode(),
+                                 headers={"Content-Type": "application/json"}, method="POST")
+    try:
+        with opener.open(req, timeout=10) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"{}")
+
+
+def test_the_demo_runs_a_hall_with_its_console_and_ctrl_c_stops_every_child(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    proc = start_demo(tmp_path, env=env)
+    lines: list[str] = []
+    try:
+        m = read_until(proc, r"web console: (http://127\.0\.0\.1:\d+)/", lines)
+        assert m, "".join(lines[-30:])
+        url = m.group(1)
+        assert read_until(proc, r"no screen here", lines), "".join(lines[-30:])
+        banner = "".join(lines)
+        assert "user clerk1, password onewindow or PIN 1111" in banner and "user manager" in banner
+        with urllib.request.urlopen(f"{url}/login", timeout=10) as resp:
+            assert resp.status == 200
+        status, reply = sign_in(url, username="clerk1", pin="1111", window=1)  # window 1 is left to a person
+        assert status == 200, reply
+        assert sign_in(url, username="manager", password="onewindow")[0] == 200
+        assert sign_in(url, username="manager", password="wrong-one")[0] == 401
+        m = read_until(proc, r"issued \d+, served ([3-9]|\d\d+)", lines)
+        assert m, "simulated people got no tickets called:\n" + "".join(lines[-30:])
+        children = children_of(proc.pid)
+        names = {pid: open(f"/proc/{pid}/cmdline").read().replace("\0", " ") for pid in children}
+        assert any("mosquitto" in n for n in names.values()), names
+        assert any(" server " in n for n in names.values()), names
+        assert any(" console " in n for n in names.values()), names
+        rest = stop_demo(proc)
         assert proc.returncode == 0, rest
         assert "stopping the demo" in rest
-        time.sleep(0.2)
-        alive = [pid for pid in children if os.path.exists(f"/proc/{pid}") and
-                 "zombie" not in open(f"/proc/{pid}/status").read().lower()]
-        assert not alive, f"children left running: {alive}"
+        time.sleep(0.3)
+        left = [names[pid] for pid in children if alive(pid)]
+        assert not left, f"children left running: {left}"
     finally:
-        if proc.poll() is None:  # a failed check must not leave the demo (and its broker) running
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-    assert (tmp_path / "demo" / "demo-county.db").exists()
+        kill_leftovers(proc)
+    state = tmp_path / "demo"
+    assert (state / "demo-county.db").exists()
+    for log in ("server.log", "console.log", "demo.log", "broker/mosquitto.log"):
+        assert (state / log).stat().st_size > 0, log
+
+
+def test_a_child_that_dies_is_restarted_and_reported(tmp_path):
+    from demo.children import Child, Children
+
+    reports: list[str] = []
+    children = Children(report=reports.append, poll=0.05, backoff=0.01).watch()
+    try:
+        child = children.add(Child("sleeper", ["--version"], tmp_path / "sleeper.log"))
+        child.argv = [sys.executable, "-c", "import time; time.sleep(0.2)"]  # dies on its own, again and again
+        deadline = time.monotonic() + 20
+        while not child.given_up and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert child.restarts >= 3 and child.given_up, (child.restarts, reports)
+        assert any("restarting" in r for r in reports) and "keeps stopping" in reports[-1]
+    finally:
+        children.stop()
+    assert not child.alive
