@@ -27,6 +27,7 @@ from onewindow.mqtt import MqttTransport
 from onewindow.process import ServerChild
 
 log = logging.getLogger("onewindow.demo")
+BUSY_HALL_WINDOWS = 8  # of the county hall's 11 windows left to simulated clerks: busy, with a queue
 
 
 def register(sub) -> None:
@@ -38,7 +39,10 @@ def register(sub) -> None:
     add_config_argument(p)
     p.add_argument("--speed", type=float, default=20.0,
                    help="how much faster than real time the simulated citizens and clerks are (default 20)")
-    p.add_argument("--windows", type=int, default=None, help="how many windows the simulated clerks open")
+    p.add_argument("--windows", type=int, default=None,
+                   help="how many windows the simulated clerks open (default: all but the people's windows "
+                        f"and, when there are some, at most {BUSY_HALL_WINDOWS}: a queue forms, so the number you "
+                        "take waits for you to call it)")
     p.add_argument("--human-windows", default="1", metavar="N,N",
                    help="windows left to people at the clerk console, no simulated clerk (default 1; 'none')")
     p.add_argument("--duration", type=float, default=0,
@@ -160,7 +164,8 @@ def _people(args, site, broker: DemoBroker, humans, running: list):
     view = HallView(view_transport, site.site_id)
     sim = SimulatedHall(site, lambda client_id, role: MqttTransport(broker.settings_for(client_id, role),
                                                                       site.site_id, client_id, role=role).start(),
-                        speed=args.speed, windows=args.windows, seed=args.seed, printing=not args.no_printers,
+                        speed=args.speed, windows=args.windows or (BUSY_HALL_WINDOWS if humans else None),
+                        seed=args.seed, printing=not args.no_printers,
                         human_windows=humans)
     running.append(sim)
     sim.start()

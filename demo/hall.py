@@ -26,6 +26,19 @@ DAILY_CASES = {"city": 1200, "county": 800, "township": 80, "village": 20, "hosp
 OPEN_HOURS = 7.5
 
 
+def pick_windows(windows: list, count: int | None) -> list[int]:
+    """`count` of `windows` (all when None) for simulated clerks: first enough to serve every business type
+    they serve between them, then the others in order (so no type is left without an open window)."""
+    chosen, covered = [], set()
+    for w in windows:
+        if set(w.serves) - covered:
+            chosen.append(w)
+            covered |= set(w.serves)
+    rest = [w for w in windows if w not in chosen]
+    want = len(windows) if count is None else max(count, len(chosen))
+    return sorted(w.number for w in (chosen + rest)[:want])
+
+
 class SimulatedHall:
     """Citizens arriving at kiosks and clerks working windows, as protocol clients."""
 
@@ -41,8 +54,7 @@ class SimulatedHall:
         per_hour = DAILY_CASES.get(site.level, 300) / OPEN_HOURS
         self.arrival_rate = per_hour / 3600.0 * speed  # citizens per real second
         # Windows left to people (at the clerk console) get no simulated clerk.
-        free = [w.number for w in site.windows if w.number not in human_windows]
-        self.window_numbers = free[: windows or len(free)]
+        self.window_numbers = pick_windows([w for w in site.windows if w.number not in human_windows], windows)
         self.issued = 0
         self.served = 0
         self.print_failures = 0

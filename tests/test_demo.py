@@ -127,3 +127,87 @@ def test_a_child_that_dies_is_restarted_and_reported(tmp_path):
     finally:
         children.stop()
     assert not child.alive
+
+
+def start_xvfb():
+    """Xvfb on the first free display number from :140; (process, ':N')."""
+    for n in range(140, 240):
+        if os.path.exists(f"/tmp/.X{n}-lock") or os.path.exists(f"/tmp/.X11-unix/X{n}"):
+            continue
+        xvfb = subprocess.Popen(["Xvfb", f":{n}", "-screen", "0", "1920x1080x24", "-nolisten", "tcp"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while xvfb.poll() is None and time.monotonic() < deadline:
+            if os.path.exists(f"/tmp/.X11-unix/X{n}"):
+                return xvfb, f":{n}"
+            time.sleep(0.05)
+        xvfb.kill()
+        xvfb.wait()
+    raise RuntimeError("no free X display number for Xvfb")
+
+
+def lit_share(image, box) -> float:
+    """Share of the pixels in `box` that are not black (a window drawn there, not an empty screen)."""
+    region = image.crop(box).convert("L").resize((64, 64))
+    return sum(1 for p in region.getdata() if p > 16) / (64 * 64)
+
+
+def test_under_a_screen_the_kiosk_and_the_hall_display_open_as_windows(tmp_path):
+    from pathlib import Path
+
+    from PIL import Image
+
+    from demo import screens
+
+    xvfb, display = start_xvfb()
+    env = dict(os.environ, DISPLAY=display, SDL_AUDIODRIVER="dummy")
+    env.pop("WAYLAND_DISPLAY", None)
+    proc = start_demo(tmp_path, "--no-console", "--speed", "20", env=env)
+    lines: list[str] = []
+    shot = tmp_path / "screen.png"
+    try:
+        assert read_until(proc, r"open as windows", lines), "".join(lines[-30:])
+        names = {}
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline:
+            names = {pid: open(f"/proc/{pid}/cmdline").read().replace("\0", " ") for pid in children_of(proc.pid)
+                     if alive(pid)}
+            subprocess.run(["import", "-window", "root", str(shot)], env=env, timeout=20, check=True)
+            image = Image.open(shot)
+            kw, kh = screens.KIOSK_SIZE
+            dw, dh = screens.DISPLAY_SIZE
+            if lit_share(image, (0, 40, kw, 40 + kh)) > 0.5 and lit_share(image, (kw, 40, kw + dw, 40 + dh)) > 0.5:
+                break
+            time.sleep(1)
+        assert lit_share(image, (0, 40, kw, 40 + kh)) > 0.5, "the kiosk window did not come up"
+        assert lit_share(image, (kw, 40, kw + dw, 40 + dh)) > 0.5, "the hall display window did not come up"
+        kiosk = [p for p, n in names.items() if " kiosk " in n]
+        hall_display = [p for p, n in names.items() if " display " in n and "--voice-dir" in n]
+        assert kiosk and hall_display, names
+        assert "--mute" not in names[hall_display[0]]  # the display speaks
+        time.sleep(3)  # a few calls on the display before the picture for the README
+        subprocess.run(["import", "-window", "root", str(shot)], env=env, timeout=20, check=True)
+        Path("docs/images").mkdir(parents=True, exist_ok=True)
+        Image.open(shot).crop((0, 0, kw + dw, 40 + max(kh, dh))).save("docs/images/demo-screen.png")
+        rest = stop_demo(proc)
+        assert proc.returncode == 0, rest
+        time.sleep(0.3)
+        left = [names[p] for p in names if alive(p)]
+        assert not left, f"children left running: {left}"
+    finally:
+        kill_leftovers(proc)
+        xvfb.terminate()
+        xvfb.wait(10)
+
+
+def test_simulated_clerks_leave_the_peoples_windows_and_keep_every_business_type_served():
+    from demo.hall import pick_windows
+    from onewindow.config import load, sample_path
+
+    site = load(sample_path())
+    free = [w for w in site.windows if w.number != 1]
+    chosen = pick_windows(free, 8)
+    assert len(chosen) == 8 and 1 not in chosen
+    served = {p for w in site.windows if w.number in chosen for p in w.serves}
+    assert served == {b.prefix for b in site.business_types}
+    assert pick_windows(free, None) == [w.number for w in free]
