@@ -62,15 +62,34 @@ def kill_leftovers(proc) -> None:
             proc.kill()
 
 
-def sign_in(url: str, **body) -> tuple[int, dict]:
-    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
-    req = urllib.request.Request(f"{url}/api/login", data=json.dumps(body).encode(),
-                                 headers={"Content-Type": "application/json"}, method="POST")
+def post(opener, url: str, body: dict, csrf: str | None = None) -> tuple[int, dict]:
+    headers = {"Content-Type": "application/json", **({"X-CSRF-Token": csrf} if csrf else {})}
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), headers=headers, method="POST")
     try:
         with opener.open(req, timeout=10) as resp:
             return resp.status, json.loads(resp.read())
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read() or b"{}")
+
+
+def sign_in(url: str, **body):
+    """(HTTP status, reply, opener holding the session cookie)."""
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+    return (*post(opener, f"{url}/api/login", body), opener)
+
+
+def take_a_number(state, broker_url: str, prefix: str = "B") -> str:
+    """What a person at the on-screen kiosk does, as that kiosk (its credential from the registry)."""
+    from onewindow.broker import BrokerSettings, read_credentials
+    from onewindow.client import QueueClient
+    from onewindow.mqtt import MqttTransport
+
+    creds = read_credentials(state / "broker" / "security" / "devices" / "kiosk-1.conf")
+    settings = BrokerSettings.from_url(broker_url, username=creds["username"], password=creds["password"])
+    with MqttTransport(settings, "demo-county", "test-person", role="kiosk") as transport:
+        reply = QueueClient(transport, "demo-county", "test-person", timeout=5).issue(prefix, kiosk="kiosk-1")
+    assert reply["ok"], reply
+    return reply["ticket"]["number"]
 
 
 def test_the_demo_runs_a_hall_with_its_console_and_ctrl_c_stops_every_child(tmp_path):
@@ -86,10 +105,14 @@ def test_the_demo_runs_a_hall_with_its_console_and_ctrl_c_stops_every_child(tmp_
         assert "user clerk1, password onewindow or PIN 1111" in banner and "user manager" in banner
         with urllib.request.urlopen(f"{url}/login", timeout=10) as resp:
             assert resp.status == 200
-        status, reply = sign_in(url, username="clerk1", pin="1111", window=1)  # window 1 is left to a person
+        broker_url = re.search(r"broker (mqtt://127\.0\.0\.1:\d+)", banner).group(1)
+        status, reply, clerk = sign_in(url, username="clerk1", pin="1111", window=1)  # window 1 is left to a person
         assert status == 200, reply
         assert sign_in(url, username="manager", password="onewindow")[0] == 200
         assert sign_in(url, username="manager", password="wrong-one")[0] == 401
+        number = take_a_number(tmp_path / "demo", broker_url, "F")  # a person at the kiosk (F: one simulated window)
+        status, reply = post(clerk, f"{url}/api/clerk/call", {"ticket": number}, csrf=reply["csrf"])
+        assert status == 200 and reply["ticket"]["number"] == number, reply  # ... called from the clerk page
         m = read_until(proc, r"issued \d+, served ([3-9]|\d\d+)", lines)
         assert m, "simulated people got no tickets called:\n" + "".join(lines[-30:])
         children = children_of(proc.pid)
