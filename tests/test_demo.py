@@ -110,7 +110,7 @@ def test_the_demo_runs_a_hall_with_its_console_and_ctrl_c_stops_every_child(tmp_
         assert status == 200, reply
         assert sign_in(url, username="manager", password="onewindow")[0] == 200
         assert sign_in(url, username="manager", password="wrong-one")[0] == 401
-        number = take_a_number(tmp_path / "demo", broker_url, "F")  # a person at the kiosk (F: one simulated window)
+        number = take_a_number(tmp_path / "demo", broker_url, "E")  # a person at the kiosk ...
         status, reply = post(clerk, f"{url}/api/clerk/call", {"ticket": number}, csrf=reply["csrf"])
         assert status == 200 and reply["ticket"]["number"] == number, reply  # ... called from the clerk page
         m = read_until(proc, r"issued \d+, served ([3-9]|\d\d+)", lines)
