@@ -99,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
         server = ServerChild(broker.url, state / f"{site.site_id}.db", site.source, log_path=state / "server.log",
                              extra_args=broker.server_args)
         running.append(server.start())
+        _note_pid(server)
         children = Children().watch()
         running.append(children)
         banner = _console(args, site, state, broker, humans, children)
@@ -197,6 +198,11 @@ def _log_to_file(path: Path, also_stderr: bool) -> None:
     root.setLevel(logging.INFO)
 
 
+def _note_pid(server: ServerChild) -> None:
+    """The server's pid where the demo's reaper looks for it (demo/reaper.py)."""
+    (server.log_path.parent / "server.pid").write_text(f"{server.proc.pid}\n")
+
+
 def _server_alive(server: ServerChild) -> None:
     """A queue server that died is logged, reported and started again (its SQLite log keeps the day)."""
     if server.proc is None or server.proc.poll() is None:
@@ -205,6 +211,7 @@ def _server_alive(server: ServerChild) -> None:
               "\n".join(server.lines[-5:]))
     try:
         server.start()
+        _note_pid(server)
     except RuntimeError as exc:
         log.error("the queue server did not come back: %s", exc)
 

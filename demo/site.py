@@ -2,6 +2,8 @@
 registry device each simulated or on-screen client connects as (docs/SECURITY.md)."""
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,9 +60,30 @@ def start_broker(args, site, state: Path, running: list) -> DemoBroker | None:
     except BrokerError as exc:
         print(f"cannot start the demo's broker: {exc}", file=sys.stderr)
         return None
-    running.append(broker)
+    running += [_Reaper(broker, state, site.site_id), broker]  # stopped in reverse: the broker, then its reaper
     devices = security.registry(site)
     server_file = files.device_file(security.server_user(site.site_id))
     return DemoBroker(broker.url, ["--credentials", str(server_file)],
                       lambda client_id, role: broker.settings_for(device_for(devices, client_id, role)),
                       files, devices)
+
+
+class _Reaper:
+    """`python -m demo.reaper`: stops the demo's Mosquitto if the demo dies without stopping it."""
+
+    def __init__(self, broker: ManagedBroker, state: Path, site_id: str):
+        with open(state / "reaper.log", "ab") as out:
+            self.proc = subprocess.Popen([sys.executable, "-m", "demo.reaper", str(os.getpid()),
+                                          str(state / "server.pid"), str(state / f"{site_id}.db"),
+                                          str(broker.state_dir / "mosquitto.pid"), str(broker.conf_path)],
+                                         stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                         start_new_session=True)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)

@@ -172,7 +172,7 @@ def start_xvfb():
 def lit_share(image, box) -> float:
     """Share of the pixels in `box` that are not black (a window drawn there, not an empty screen)."""
     region = image.crop(box).convert("L").resize((64, 64))
-    return sum(1 for p in region.getdata() if p > 16) / (64 * 64)
+    return sum(region.histogram()[17:]) / (64 * 64)
 
 
 def test_under_a_screen_the_kiosk_and_the_hall_display_open_as_windows(tmp_path):
@@ -234,3 +234,59 @@ def test_simulated_clerks_leave_the_peoples_windows_and_keep_every_business_type
     served = {p for w in site.windows if w.number in chosen for p in w.serves}
     assert served == {b.prefix for b in site.business_types}
     assert pick_windows(free, None) == [w.number for w in free]
+
+
+def descendants(pid: int) -> dict[int, str]:
+    """Every process below `pid` (and the demo's reaper, in a session of its own), with its command line."""
+    out = subprocess.run(["ps", "-eo", "pid,ppid"], capture_output=True, text=True).stdout
+    pairs = [tuple(map(int, line.split())) for line in out.splitlines()[1:]]
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {p for p, pp in pairs if pp in frontier} - found
+        found |= frontier
+    names = {}
+    for p in found:
+        try:
+            names[p] = open(f"/proc/{p}/cmdline").read().replace("\0", " ")
+        except OSError:
+            pass
+    return names
+
+
+def wait_gone(pids, timeout: float = 20) -> list[int]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and any(alive(p) for p in pids):
+        time.sleep(0.1)
+    return [p for p in pids if alive(p)]
+
+
+@pytest.mark.parametrize("who_dies", ["the demo's parent", "the demo itself (SIGKILL)"])
+def test_nothing_is_left_behind_when_the_demo_or_its_parent_dies(tmp_path, who_dies):
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    parent = subprocess.Popen([sys.executable, "-c", "import subprocess, sys, time\n"
+                               "p = subprocess.Popen(sys.argv[1:])\nprint(p.pid, flush=True)\ntime.sleep(600)",
+                               sys.executable, "-m", "cli", "demo", "--no-view", "--speed", "50",
+                               "--state-dir", str(tmp_path / "demo")],
+                              stdout=subprocess.PIPE, text=True, env=dict(env, PYTHONUNBUFFERED="1"))
+    demo = int(parent.stdout.readline())
+    try:
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline and "console" not in " ".join(descendants(demo).values()):
+            time.sleep(0.2)
+        time.sleep(1)
+        below = descendants(demo)
+        assert any("mosquitto" in n for n in below.values()) and any(" console " in n for n in below.values())
+        if who_dies == "the demo's parent":
+            parent.kill()
+            everything = [demo, *below]
+        else:
+            os.kill(demo, signal.SIGKILL)
+            everything = list(below)
+        left = wait_gone(everything)
+        assert not left, {p: below.get(p, "demo") for p in left}
+    finally:
+        parent.kill()
+        parent.wait()
+        if alive(demo):
+            os.kill(demo, signal.SIGINT)
+            wait_gone([demo])
