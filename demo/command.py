@@ -17,7 +17,7 @@ from pathlib import Path
 
 from demo import screens
 from demo.children import Children
-from demo.console import console_child, demo_sign_ins, wait_until_up, write_accounts
+from demo.console import console_child, console_lines, demo_sign_ins, wait_until_up, write_accounts
 from demo.hall import SimulatedHall
 from demo.site import DemoBroker, start_broker
 from demo.view import HallView, render, summary_line
@@ -111,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
         _show(view, sim, server, stop, args.duration, interactive, banner)
         return 0
     finally:
-        print("stopping the demo: simulated people, windows, console, server, broker", file=sys.stderr, flush=True)
+        print("stopping the demo: simulated people, kiosk, hall display, console, server, broker", file=sys.stderr, flush=True)
         _stop_all(running, state)
 
 
@@ -135,13 +135,7 @@ def _console(args, site, state: Path, broker: DemoBroker, humans, children: Chil
     if not wait_until_up(url, child):
         log.error("the web console did not come up; its log %s:\n%s", child.log_path, child.tail(10))
         return [f"web console: did not start (log: {child.log_path})"]
-    lines = [f"web console: {url}/   (clerk page {url}/clerk, manager {url}/manager)", "demo sign-ins:"]
-    lines += ["  " + s.line() for s in sign_ins]
-    if humans:
-        many = len(humans) > 1
-        lines.append(f"window{'s' if many else ''} {', '.join(map(str, humans))} wait{'' if many else 's'} for you "
-                     "(no simulated clerk): sign in there, take a number at the kiosk, call it from the clerk page")
-    return lines
+    return console_lines(url, sign_ins, humans)
 
 
 def _screens(args, site, state: Path, broker: DemoBroker, children: Children) -> list[str]:

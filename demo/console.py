@@ -44,6 +44,17 @@ def demo_sign_ins(human_windows: list[int]) -> list[SignIn]:
     return clerks + [SignIn("manager", "manager", MANAGER_PASSWORD, None, None)]
 
 
+def console_lines(url: str, sign_ins: list[SignIn], humans) -> list[str]:
+    """What the demo prints about its console: where it is, the sign-ins, the windows left to people."""
+    lines = [f"web console: {url}/   (clerk page /clerk, manager pages /manager)", "demo sign-ins:"]
+    lines += ["  " + s.line() for s in sign_ins]
+    if humans:
+        many = len(humans) > 1
+        lines.append(f"window{'s' if many else ''} {', '.join(map(str, humans))} wait{'' if many else 's'} for you "
+                     "(no simulated clerk): sign in there, take a number at the kiosk, call it from the clerk page")
+    return lines
+
+
 def write_accounts(path: Path, sign_ins: list[SignIn]) -> None:
     """(Re)create the demo accounts in the console's users file."""
     accounts = Accounts(path)
