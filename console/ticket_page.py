@@ -44,6 +44,8 @@ def public_view(hall, ticket: dict) -> dict:
     view = {k: ticket.get(k) for k in SHOWN}
     issued = ticket.get("issued_at")
     view["issued_time"] = issued[11:16] if isinstance(issued, str) and len(issued) >= 16 else None
+    after = ticket.get("called_after")  # no window serving it is open now: called from this time on
+    view["called_after"] = after[11:16] if isinstance(after, str) and len(after) >= 16 else None
     site = hall.mirror.site or {}
     bt = next((b for b in site.get("business_types", []) if b.get("prefix") == ticket.get("business_type")), {})
     view["business_type_name"], view["business_type_name_en"] = bt.get("name"), bt.get("name_en")

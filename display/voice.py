@@ -2,7 +2,7 @@
 
 A clips folder holds one WAV per word (`digit-0.wav` ... `digit-9.wav`, `ten.wav`, `hundred.wav`,
 `letter-A.wav` ..., `please.wav`, `number-to.wav`, `window-go.wav`). Missing clips are made once with
-espeak-ng `-v cmn-latn-pinyin` (numbers written out, which it reads right); a site replaces any of them
+espeak-ng `-v cmn-latn-pinyin` (numbers written out, which it reads right; letters with `-v en-us`); a site replaces any of them
 with a human recording of the same format (mono or stereo 16-bit PCM, one sample rate for all clips).
 "请 A023 号到 3 号窗口办理" = please + A + 0 2 3 + number-to + 三 + window-go, joined with `wave`
 in a few milliseconds. English and free text are synthesised by espeak-ng (35-75 ms a sentence).
@@ -147,7 +147,9 @@ class Voice:
             if path.exists():
                 continue
             try:
-                params, frames = read_wav(espeak_wav(text, "cmn-latn-pinyin"))
+                # A ticket letter is said as the letter ("A" as "ei", as halls say it), not as a pinyin vowel.
+                voice = "en-us" if name.startswith("letter-") else "cmn-latn-pinyin"
+                params, frames = read_wav(espeak_wav(text, voice))
             except VoiceError as exc:
                 log.warning("clip %s not made: %s", name, exc)
                 continue

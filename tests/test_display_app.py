@@ -82,3 +82,13 @@ def test_a_broker_restart_shows_connection_lost_and_the_display_is_whole_again_w
     assert facts["after_restart"] == {"lost": False, "headline": "C008", "windows": 12}
     assert facts["whole_after_restart_s"] < 2.0  # connected, resubscribed, retained state and calls read
     assert facts["screen_whole_after_restart_s"] < 10  # drawn at the next frame (software GL here)
+
+
+def test_the_display_benchmark_runs_and_ends_with_its_json_line(tmp_path):
+    env = dict(os.environ, SDL_VIDEODRIVER="offscreen", SDL_AUDIODRIVER="dummy", KIVY_NO_ARGS="1",
+               KIVY_HOME=str(tmp_path / "kivy"), KIVY_NO_CONSOLELOG="1")
+    out = subprocess.run([sys.executable, "-m", "bench", "display", "--calls", "5", "--interval", "0.1",
+                          "--size", "480x270"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["calls_shown"] >= 1 and result["call_to_label_p50_ms"] > 0 and result["frames"] > 0

@@ -177,7 +177,7 @@ def test_the_ticket_page_shows_its_ticket_and_nothing_else(stack):
         assert data["number"] == ticket["number"] and data["state"] == "waiting"
         assert set(data) == {"number", "business_type", "business_type_name", "business_type_name_en", "state",
                              "ahead", "estimated_wait_min", "window", "window_name", "service_day", "issued_time",
-                             "site_name", "site_name_en"}
+                             "called_after", "site_name", "site_name_en"}
         text = str(data)
         assert "elderly" not in text and other not in text and "priority" not in text
         day = ticket["service_day"]

@@ -24,7 +24,8 @@
     $("ahead").textContent = t.ahead == null ? "—" : t.ahead + " 人";
     $("wait").textContent = t.estimated_wait_min == null ? "暂无窗口 no window open yet"
                                                         : Math.round(t.estimated_wait_min) + " 分钟 min";
-    $("issued").textContent = t.issued_time ? "取号时间 issued " + t.issued_time : "";
+    $("issued").textContent = (t.called_after ? t.called_after + " 后叫号 · called after " + t.called_after + " · " : "")
+      + (t.issued_time ? "取号时间 issued " + t.issued_time : "");
   }
 
   const es = new EventSource("/api/t/" + encodeURIComponent(id) + "/events");
