@@ -113,8 +113,12 @@ def test_the_demo_runs_a_hall_with_its_console_and_ctrl_c_stops_every_child(tmp_
         number = take_a_number(tmp_path / "demo", broker_url, "E")  # a person at the kiosk ...
         status, reply = post(clerk, f"{url}/api/clerk/call", {"ticket": number}, csrf=reply["csrf"])
         assert status == 200 and reply["ticket"]["number"] == number, reply  # ... called from the clerk page
+        server_pid = int((tmp_path / "demo" / "server.pid").read_text())
+        os.kill(server_pid, signal.SIGKILL)  # a child that dies is started again
+        assert read_until(proc, r"the queue server exited", lines), "".join(lines[-30:])
         m = read_until(proc, r"issued \d+, served ([3-9]|\d\d+)", lines)
         assert m, "simulated people got no tickets called:\n" + "".join(lines[-30:])
+        assert int((tmp_path / "demo" / "server.pid").read_text()) != server_pid
         children = children_of(proc.pid)
         names = {pid: open(f"/proc/{pid}/cmdline").read().replace("\0", " ") for pid in children}
         assert any("mosquitto" in n for n in names.values()), names
