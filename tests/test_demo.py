@@ -187,7 +187,8 @@ def test_under_a_screen_the_kiosk_and_the_hall_display_open_as_windows(tmp_path)
     from demo import screens
 
     xvfb, display = start_xvfb()
-    env = dict(os.environ, DISPLAY=display, SDL_AUDIODRIVER="dummy")
+    audio = tmp_path / "hall-speaker.raw"  # SDL's disk audio driver: what the speakers would play
+    env = dict(os.environ, DISPLAY=display, SDL_AUDIODRIVER="disk", SDL_DISKAUDIOFILE=str(audio))
     env.pop("WAYLAND_DISPLAY", None)
     proc = start_demo(tmp_path, "--no-console", "--speed", "20", env=env)
     lines: list[str] = []
@@ -212,7 +213,11 @@ def test_under_a_screen_the_kiosk_and_the_hall_display_open_as_windows(tmp_path)
         hall_display = [p for p, n in names.items() if " display " in n and "--voice-dir" in n]
         assert kiosk and hall_display, names
         assert "--mute" not in names[hall_display[0]]  # the display speaks
-        time.sleep(3)  # a few calls on the display before the picture for the README
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not (audio.exists() and audio.read_bytes().strip(b"\0")):
+            time.sleep(0.5)
+        assert audio.exists() and audio.read_bytes().strip(b"\0"), "the hall display did not speak"
+        time.sleep(5)  # more windows open and a few calls on the display before the picture for the README
         subprocess.run(["import", "-window", "root", str(shot)], env=env, timeout=20, check=True)
         Path("docs/images").mkdir(parents=True, exist_ok=True)
         Image.open(shot).crop((0, 0, kw + dw, 40 + max(kh, dh))).save("docs/images/demo-screen.png")
