@@ -18,7 +18,7 @@ from pathlib import Path
 from demo import screens
 from demo.children import Children
 from demo.console import console_child, console_lines, demo_sign_ins, wait_until_up, write_accounts
-from demo.hall import SimulatedHall
+from demo.hall import SimulatedHall, reserved_type
 from demo.site import DemoBroker, start_broker
 from demo.view import HallView, render, summary_line
 from onewindow.broker import free_port
@@ -135,7 +135,8 @@ def _console(args, site, state: Path, broker: DemoBroker, humans, children: Chil
     if not wait_until_up(url, child):
         log.error("the web console did not come up; its log %s:\n%s", child.log_path, child.tail(10))
         return [f"web console: did not start (log: {child.log_path})"]
-    return console_lines(url, sign_ins, humans)
+    prefix = reserved_type(site, humans)
+    return console_lines(url, sign_ins, humans, site.business_type(prefix) if prefix else None)
 
 
 def _screens(args, site, state: Path, broker: DemoBroker, children: Children) -> list[str]:

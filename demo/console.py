@@ -44,14 +44,18 @@ def demo_sign_ins(human_windows: list[int]) -> list[SignIn]:
     return clerks + [SignIn("manager", "manager", MANAGER_PASSWORD, None, None)]
 
 
-def console_lines(url: str, sign_ins: list[SignIn], humans) -> list[str]:
-    """What the demo prints about its console: where it is, the sign-ins, the windows left to people."""
+def console_lines(url: str, sign_ins: list[SignIn], humans, human_type=None) -> list[str]:
+    """What the demo prints about its console: where it is, the sign-ins, the windows left to people and
+    the business type only they serve (`human_type`: the BusinessType, or None)."""
     lines = [f"web console: {url}/   (clerk page /clerk, manager pages /manager)", "demo sign-ins:"]
     lines += ["  " + s.line() for s in sign_ins]
     if humans:
         many = len(humans) > 1
         lines.append(f"window{'s' if many else ''} {', '.join(map(str, humans))} wait{'' if many else 's'} for you "
                      "(no simulated clerk): sign in there, take a number at the kiosk, call it from the clerk page")
+    if human_type is not None:
+        lines.append(f"  {human_type.prefix} {human_type.name} {human_type.name_en}: only you serve it, so an "
+                     f"{human_type.prefix} number waits for you")
     return lines
 
 

@@ -44,7 +44,8 @@ def demo_terminal(out: Path, seconds: float = 4.0) -> Path:
     time.sleep(0.6)
     transport.tick()  # an idle batch: the server publishes the queue states it held back
     console = Console(record=True, width=132, force_terminal=True, color_system="truecolor", file=io.StringIO())
-    banner = console_lines("http://127.0.0.1:PORT", demo_sign_ins([1]), [1])  # the port is a free one
+    banner = console_lines("http://127.0.0.1:PORT", demo_sign_ins([1]), [1],  # the port is a free one
+                           site.business_type(sim.human_type))
     console.print(render(view, sim, started, banner))
     server.stop()
     console.save_svg(str(out), title="onewindow demo")

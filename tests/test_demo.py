@@ -110,7 +110,8 @@ def test_the_demo_runs_a_hall_with_its_console_and_ctrl_c_stops_every_child(tmp_
         assert status == 200, reply
         assert sign_in(url, username="manager", password="onewindow")[0] == 200
         assert sign_in(url, username="manager", password="wrong-one")[0] == 401
-        number = take_a_number(tmp_path / "demo", broker_url, "E")  # a person at the kiosk ...
+        theirs = re.search(r"  ([A-Z]) .*: only you serve it", banner).group(1)
+        number = take_a_number(tmp_path / "demo", broker_url, theirs)  # a person at the kiosk ...
         status, reply = post(clerk, f"{url}/api/clerk/call", {"ticket": number}, csrf=reply["csrf"])
         assert status == 200 and reply["ticket"]["number"] == number, reply  # ... called from the clerk page
         server_pid = int((tmp_path / "demo" / "server.pid").read_text())
@@ -232,70 +233,20 @@ def test_under_a_screen_the_kiosk_and_the_hall_display_open_as_windows(tmp_path)
         xvfb.wait(10)
 
 
-def test_simulated_clerks_leave_the_peoples_windows_and_keep_every_business_type_served():
-    from demo.hall import pick_windows
+def test_simulated_clerks_leave_the_peoples_windows_and_their_business_type_and_serve_every_other():
+    from demo.hall import SimulatedHall, pick_windows, reserved_type
     from onewindow.config import load, sample_path
 
     site = load(sample_path())
     free = [w for w in site.windows if w.number != 1]
     chosen = pick_windows(free, 8)
     assert len(chosen) == 8 and 1 not in chosen
-    served = {p for w in site.windows if w.number in chosen for p in w.serves}
-    assert served == {b.prefix for b in site.business_types}
+    assert {p for w in site.windows if w.number in chosen for p in w.serves} == {b.prefix for b in site.business_types}
     assert pick_windows(free, None) == [w.number for w in free]
-
-
-def descendants(pid: int) -> dict[int, str]:
-    """Every process below `pid` (and the demo's reaper, in a session of its own), with its command line."""
-    out = subprocess.run(["ps", "-eo", "pid,ppid"], capture_output=True, text=True).stdout
-    pairs = [tuple(map(int, line.split())) for line in out.splitlines()[1:]]
-    found, frontier = set(), {pid}
-    while frontier:
-        frontier = {p for p, pp in pairs if pp in frontier} - found
-        found |= frontier
-    names = {}
-    for p in found:
-        try:
-            names[p] = open(f"/proc/{p}/cmdline").read().replace("\0", " ")
-        except OSError:
-            pass
-    return names
-
-
-def wait_gone(pids, timeout: float = 20) -> list[int]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and any(alive(p) for p in pids):
-        time.sleep(0.1)
-    return [p for p in pids if alive(p)]
-
-
-@pytest.mark.parametrize("who_dies", ["the demo's parent", "the demo itself (SIGKILL)"])
-def test_nothing_is_left_behind_when_the_demo_or_its_parent_dies(tmp_path, who_dies):
-    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
-    parent = subprocess.Popen([sys.executable, "-c", "import subprocess, sys, time\n"
-                               "p = subprocess.Popen(sys.argv[1:])\nprint(p.pid, flush=True)\ntime.sleep(600)",
-                               sys.executable, "-m", "cli", "demo", "--no-view", "--speed", "50",
-                               "--state-dir", str(tmp_path / "demo")],
-                              stdout=subprocess.PIPE, text=True, env=dict(env, PYTHONUNBUFFERED="1"))
-    demo = int(parent.stdout.readline())
-    try:
-        deadline = time.monotonic() + 40
-        while time.monotonic() < deadline and "console" not in " ".join(descendants(demo).values()):
-            time.sleep(0.2)
-        time.sleep(1)
-        below = descendants(demo)
-        assert any("mosquitto" in n for n in below.values()) and any(" console " in n for n in below.values())
-        if who_dies == "the demo's parent":
-            parent.kill()
-            everything = [demo, *below]
-        else:
-            os.kill(demo, signal.SIGKILL)
-            everything = list(below)
-        left = wait_gone(everything)
-        assert not left, {p: below.get(p, "demo") for p in left}
-    finally:
-        parent.kill()
-        parent.wait()
-        if alive(demo):
-            os.kill(demo, signal.SIGINT)
-            wait_gone([demo])
+    sim = SimulatedHall(site, None, windows=8, human_windows=(1,))
+    theirs = sim.human_type
+    assert theirs == reserved_type(site, (1,)) and theirs in site.window(1).serves
+    simulated = [w for w in site.windows if w.number in sim.window_numbers]
+    assert 1 not in sim.window_numbers and all(theirs not in w.serves for w in simulated)
+    assert {p for w in simulated for p in w.serves} == {b.prefix for b in site.business_types} - {theirs}
+    assert SimulatedHall(site, None).human_type is None
