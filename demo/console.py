@@ -54,8 +54,8 @@ def console_lines(url: str, sign_ins: list[SignIn], humans, human_type=None) -> 
         lines.append(f"window{'s' if many else ''} {', '.join(map(str, humans))} wait{'' if many else 's'} for you "
                      "(no simulated clerk): sign in there, take a number at the kiosk, call it from the clerk page")
     if human_type is not None:
-        lines.append(f"  {human_type.prefix} {human_type.name} {human_type.name_en}: only you serve it, so an "
-                     f"{human_type.prefix} number waits for you")
+        lines.append(f"  {human_type.prefix} {human_type.name} {human_type.name_en}: only you serve it, so its "
+                     "numbers wait for you")
     return lines
 
 

@@ -191,11 +191,15 @@ def test_under_a_screen_the_kiosk_and_the_hall_display_open_as_windows(tmp_path)
     audio = tmp_path / "hall-speaker.raw"  # SDL's disk audio driver: what the speakers would play
     env = dict(os.environ, DISPLAY=display, SDL_AUDIODRIVER="disk", SDL_DISKAUDIOFILE=str(audio))
     env.pop("WAYLAND_DISPLAY", None)
-    proc = start_demo(tmp_path, "--no-console", "--speed", "20", env=env)
+    proc = start_demo(tmp_path, "--speed", "20", env=env)
     lines: list[str] = []
     shot = tmp_path / "screen.png"
     try:
         assert read_until(proc, r"open as windows", lines), "".join(lines[-30:])
+        banner = "".join(lines)
+        url = re.search(r"web console: (http://127\.0\.0\.1:\d+)/", banner).group(1)
+        broker_url = re.search(r"broker (mqtt://127\.0\.0\.1:\d+)", banner).group(1)
+        theirs = re.search(r"  ([A-Z]) .*: only you serve it", banner).group(1)
         names = {}
         deadline = time.monotonic() + 40
         while time.monotonic() < deadline:
@@ -218,7 +222,13 @@ def test_under_a_screen_the_kiosk_and_the_hall_display_open_as_windows(tmp_path)
         while time.monotonic() < deadline and not (audio.exists() and audio.read_bytes().strip(b"\0")):
             time.sleep(0.5)
         assert audio.exists() and audio.read_bytes().strip(b"\0"), "the hall display did not speak"
-        time.sleep(5)  # more windows open and a few calls on the display before the picture for the README
+        time.sleep(4)  # more windows open and a few calls on the display before the picture for the README
+        number = take_a_number(tmp_path / "demo", broker_url, theirs)  # a person takes a number, then calls it
+        status, me, clerk = sign_in(url, username="clerk1", pin="1111", window=1)
+        assert status == 200, me
+        status, reply = post(clerk, f"{url}/api/clerk/call", {"ticket": number}, csrf=me["csrf"])
+        assert status == 200, reply
+        time.sleep(1.5)  # the display shows the person's call at window 1
         subprocess.run(["import", "-window", "root", str(shot)], env=env, timeout=20, check=True)
         Path("docs/images").mkdir(parents=True, exist_ok=True)
         Image.open(shot).crop((0, 0, kw + dw, 40 + max(kh, dh))).save("docs/images/demo-screen.png")
