@@ -22,7 +22,7 @@ from onewindow.logsafe import SenderLog, escape
 from onewindow.topics import Topics
 from onewindow.transport import Transport, dumps
 from queue_server import commands
-from queue_server import budget
+from queue_server import appointment_log, budget
 from queue_server.engine import Engine
 from queue_server.roles import Roles
 from queue_server.store import Store, StoreError
@@ -97,6 +97,8 @@ class QueueServer:
         """A fresh engine holding exactly what the log says (used at start and after a failed write)."""
         engine = Engine(self.site, always_open=self.always_open)
         events = self.store.latest_day_events()
+        for event in appointment_log.earlier_events(self.store, events[0]["day"] if events else None, self.clock()):
+            engine.apply(event)  # the appointment book outlives the days its bookings were made on
         for event in events:
             engine.apply(event)
         engine.take_changes()
@@ -151,6 +153,7 @@ class QueueServer:
             self._handle(batch, topic, payload)
         if batch.requests or batch.events:
             self._store(batch)
+            appointment_log.forget_holders(self.store, (e for e, _ in batch.events))
         if messages:
             self.stats["batches"] += 1
         self._send(batch)
@@ -261,7 +264,7 @@ class QueueServer:
             self.bad_log.warning(sender, refusal.code, f"refused {command} from {sender}: {refusal.message}")
             batch.replies.append((reply_to, error_reply(request_id, refusal.code, refusal.message)))
             return False
-        if command == "issue" and self.roles.role_of(sender) == "kiosk":
+        if command in ("issue", "check_in") and self.roles.role_of(sender) == "kiosk":
             args["kiosk"] = sender  # the ticket records the kiosk that issued it, as the broker knows it
             if not self.kiosk_issues.allow(sender):
                 wait = round(self.kiosk_issues.retry_after(sender), 1)
@@ -292,8 +295,8 @@ class QueueServer:
         cal = self.engine.calendar
         items = []
         for e, _ in events:
-            item = dict(e)
-            item["at"] = cal.iso(e["at"])
+            item = appointment_log.public_event(e)
+            item = {**item, "at": cal.iso(e["at"])}
             items.append(item)
         self.transport.publish(self.topics.log, dumps({"v": PROTOCOL_VERSION, "site": self.site.site_id,
                                                        "events": items}), qos=1)
