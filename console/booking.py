@@ -231,7 +231,7 @@ async def done_page(request: Request) -> Response:
     when = f'{b["start"][:10]} {b["start"][11:16]}–{b["end"][11:16]}'
     body = (f'<section class=booking><p>预约码 <small>Booking code</small></p><p class=code id=code>{e(b["code"])}</p>'
             f'<img class=qr alt="{e(b["code"])}" src="{qr_data_uri(qr_text(b))}">'
-            f'<p class=when id=when>{e(when)}</p><p>{e(b["business_type"])} {e(b.get("item") or "")} · '
+            f'<p class=when id=when>{e(when)}</p><p>{e(_what(request, b))} · '
             f'<span id=state>{e(STATES.get(b["state"], b["state"]))}</span></p>'
             f'<p>请于 {e(b["check_in_from"][11:16])}–{e(b["check_in_until"][11:16])} 到大厅自助机扫码签到。<br>'
             f'<small>Check in at a hall kiosk (scan this code) between {e(b["check_in_from"][11:16])} and '
@@ -243,6 +243,14 @@ async def done_page(request: Request) -> Response:
                       f'maxlength={LABELS[f][3]} autocomplete=off required></label>' for f in ("id_last4", "phone"))
             + '<button type=submit class=secondary>取消 Cancel this booking</button></form>')
     return render(f"预约成功 Booked {b['code']}", body)
+
+
+def _what(request: Request, b: dict) -> str:
+    """The booked item's (or business type's) name, as the site calls it."""
+    item = next((i for i in _items(request, b["business_type"]) if i["code"] == b.get("item")), None)
+    if item:
+        return item["name"]
+    return next((t["name"] for t in _types(request) if t["prefix"] == b["business_type"]), b["business_type"])
 
 
 async def cancel(request: Request) -> Response:

@@ -87,3 +87,33 @@ def test_appointments_come_from_the_console_and_check_in_from_kiosks(role, comma
     roles = Roles([Member("dev", role, (1,) if role == "window" else ())])
     refusal = roles.check("dev", command_name, {})
     assert (refusal is None) == allowed, refusal
+
+
+def test_the_report_gives_booked_and_walk_in_waits_and_the_no_show_rate(tmp_path, county, clock):
+    from console.appointment_report import appointment_report
+    hall = Hall(county, store(tmp_path, county), clock)
+    codes = []
+    for n, phone in enumerate(("13900000001", "13900000002", "13900000003")):
+        holder = protect(SALT, ("phone",), {"phone": phone})
+        hall.send(command("book", business_type="A", start=local_time(2026, 11, 23, 10, 30), holder=holder,
+                          request_id=f"b{n}"))
+        codes.append(reply_of(hall)["booking"]["code"])
+    clock.now = local_time(2026, 11, 23, 10, 0)
+    hall.send(command("issue", business_type="A", request_id="w1"))  # a walk-in at 10:00
+    clock.now = local_time(2026, 11, 23, 10, 20)
+    hall.send(command("check_in", code=codes[0]))
+    clock.now = local_time(2026, 11, 23, 10, 50)
+    hall.send(command("check_in", code=codes[1]))  # late: a walk-in ticket
+    clock.now = local_time(2026, 11, 23, 10, 40)
+    hall.send(command("sign_in", window=2, clerk="li"))
+    hall.send(command("call_next", window=2, clerk="li", request_id="c1"))  # the booked one, 10 min after its slot
+    assert reply_of(hall)["ticket"]["number"] == "A002"
+    clock.now = local_time(2026, 11, 23, 11, 40)
+    hall.server.process([])  # the third never came: a no-show
+    report = appointment_report(hall.server.store.conn, county.site_id, "2026-11-23", "2026-11-23")
+    assert {k: report[k] for k in ("bookings", "checked_in", "late", "no_show")} == \
+        {"bookings": 3, "checked_in": 1, "late": 1, "no_show": 1}
+    assert report["no_show_rate"] == round(1 / 3, 3)
+    assert report["booked_wait"] == {"n": 1, "mean_min": 10.0, "p50_min": 10.0, "p90_min": 10.0}
+    assert report["walk_in_wait"]["n"] == 0  # nobody else called yet
+    assert appointment_report(hall.server.store.conn, county.site_id, "2026-11-24", "2026-11-30")["bookings"] == 0
