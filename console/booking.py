@@ -11,6 +11,7 @@ strict content policy):
 Clerk API (signed-in clerk or manager, CSRF token):
     GET  /api/book/slots?business_type=A[&item=]    POST /api/book (JSON: business_type, item, start,
     and the identity fields) -> the booking, its QR (PNG data URI) and the text it encodes.
+    GET  /api/bookings[?day=YYYY-MM-DD]              a day's bookings per slot and check-in state (manager).
 
 The citizen's numbers live only in this request's memory: never logged, never sent, never stored.
 A POST must come from this site's own pages (Origin); each address may book BOOKINGS_PER_WINDOW times
@@ -315,8 +316,19 @@ def refused(answer: dict) -> Response:
                  **{k: v for k, v in answer["error"].items() if k not in ("code", "message")})
 
 
+async def day_bookings(request: Request) -> Response:
+    """A day's bookings per slot with their check-in state (the manager's page; no identities)."""
+    require(request, "manager", "clerk")
+    day = request.query_params.get("day")
+    try:
+        return ok(await ask(request, "bookings", **({"day": day} if day else {})))
+    except HallUnavailable as exc:
+        return error(503, "hall_unavailable", str(exc))
+
+
 def routes() -> list[Route]:
     return [Route("/book", start_page), Route("/book", submit, methods=["POST"]),
             Route("/book/slots", slots_page), Route("/book/done/{code}", done_page),
             Route("/book/cancel", cancel, methods=["POST"]),
-            Route("/api/book/slots", clerk_slots), Route("/api/book", clerk_book, methods=["POST"])]
+            Route("/api/book/slots", clerk_slots), Route("/api/book", clerk_book, methods=["POST"]),
+            Route("/api/bookings", day_bookings)]
