@@ -26,6 +26,7 @@ import logging
 import os
 import time
 from collections import defaultdict, deque
+from datetime import date
 from pathlib import Path
 from string import Template
 from urllib.parse import parse_qs, quote
@@ -144,6 +145,11 @@ def _notice(item: dict | None) -> str:
             f'</ul><p>{"<br>".join(facts)}</p></section>')
 
 
+def _weekday(day: str) -> str:
+    n = date.fromisoformat(day).weekday()
+    return f'周{"一二三四五六日"[n]} <small>{("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")[n]}</small>'
+
+
 def _slot_inputs(slots: list[dict], chosen: str | None) -> str:
     by_day: dict[str, list[str]] = {}
     for s in slots:
@@ -153,7 +159,8 @@ def _slot_inputs(slots: list[dict], chosen: str | None) -> str:
         by_day.setdefault(s["start"][:10], []).append(
             f'<label class=slot><input type=radio name=start value="{e(s["start"])}"{checked}{disabled} required>'
             f'{e(s["start"][11:16])}–{e(s["end"][11:16])} <small>余 {free} free</small></label>')
-    return "".join(f"<fieldset><legend>{e(day)}</legend>{''.join(v)}</fieldset>" for day, v in by_day.items()) or \
+    return "".join(f"<fieldset><legend>{e(day)} {_weekday(day)}</legend>{''.join(v)}</fieldset>"
+                   for day, v in by_day.items()) or \
         "<p>近期没有可预约的时段。<br>No free slots in the coming days.</p>"
 
 

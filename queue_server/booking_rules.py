@@ -119,8 +119,13 @@ class BookingRules:
                 raise Rejected("unknown_item", f"item {item} is not a {prefix} item of this site")
 
     def _issue_on_service_day(self, args: dict, now: float):
-        """`issue`, refused for walk-ins on days that serve appointments only (weekend days, holidays)."""
-        if args.get("appointment") is None:
+        """`issue`, refused for walk-ins on days that serve appointments only (weekend days, holidays).
+        An `issue` whose appointment names a booking of the book (a kiosk that read the booking QR's `ref`)
+        is that booking's check-in."""
+        appointment = args.get("appointment")
+        if appointment is not None and str(appointment.get("ref", "")).upper() in self.book.bookings:
+            return self._check_in({"code": appointment["ref"], "kiosk": args.get("kiosk")}, now)
+        if appointment is None:
             kind = self.book.day_kind(self.calendar.local(now).date())
             if kind in ("appointments_only", "holiday"):
                 raise Rejected("appointments_only", "today the hall serves booked appointments only: "

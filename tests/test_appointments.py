@@ -276,3 +276,11 @@ def test_every_appointment_setting_is_in_the_readme_and_bad_values_are_refused(c
     assert {"appointments.slot_minutes", "appointments.holidays[0]", "appointments.purge_days",
             "appointments.only_days", "appointments.colour"} <= keys, info.value
     assert re.search(r"purge_days.*no_show_days", str(info.value))
+
+
+def test_an_issue_naming_a_booking_from_its_qr_is_its_check_in(hall):
+    b = hall.book()
+    hall.now = TEN - 5 * 60
+    got = hall.ok("issue", business_type="A", appointment={"ref": b["code"], "start": TEN})
+    assert got["booking"]["state"] == "checked_in" and got["ticket"]["number"] == "A001"
+    hall.no("issue", "already_checked_in", business_type="A", appointment={"ref": b["code"], "start": TEN})
