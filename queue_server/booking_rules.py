@@ -156,6 +156,8 @@ class BookingRules:
             return {"ok": True, **self._bookings_answer(args, now)}
         except Rejected as rejected:
             return {"ok": False, "error": rejected.as_error()}
+        except ValueError as bad:  # a date the schema let through but the calendar cannot use
+            return {"ok": False, "error": {"code": "bad_request", "message": str(bad)}}
 
     def _slots_answer(self, args: dict, now: float) -> dict:
         prefix = args["business_type"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Callable
 
 from onewindow import PROTOCOL_VERSION
@@ -97,7 +97,16 @@ WINDOW_CMD = {"window": (WINDOW, True), "clerk": (CLERK, True)}
 # A booking's citizen, protected: the salted hash made by onewindow.identity (letters only, never digits).
 HOLDER = _str(re.compile(r"^[a-p]{64}$"), 64)
 BOOKING_CODE = _str(re.compile(r"^[A-Za-z0-9]{8}$"), 8)
-DAY = _str(re.compile(r"^\d{4}-\d{2}-\d{2}$"), 10)
+
+
+def DAY(v: Any) -> str:
+    """A calendar date, YYYY-MM-DD."""
+    try:
+        return date.fromisoformat(_str(re.compile(r"^\d{4}-\d{2}-\d{2}$"), 10)(v)).isoformat()
+    except ValueError:
+        raise ValueError("must be a date YYYY-MM-DD") from None
+
+
 
 # command -> {field: (checker, required)}
 SCHEMAS: dict[str, dict[str, tuple[Callable, bool]]] = {

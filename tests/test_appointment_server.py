@@ -117,3 +117,13 @@ def test_the_report_gives_booked_and_walk_in_waits_and_the_no_show_rate(tmp_path
     assert report["booked_wait"] == {"n": 1, "mean_min": 10.0, "p50_min": 10.0, "p90_min": 10.0}
     assert report["walk_in_wait"]["n"] == 0  # nobody else called yet
     assert appointment_report(hall.server.store.conn, county.site_id, "2026-11-24", "2026-11-30")["bookings"] == 0
+
+
+def test_a_query_with_an_impossible_day_is_answered_not_crashed(tmp_path, county, clock):
+    hall = Hall(county, store(tmp_path, county), clock)
+    hall.send(command("appointment_slots", business_type="A", day="2026-13-45"))
+    assert reply_of(hall)["error"]["code"] == "bad_request"
+    hall.send(command("bookings", day="2026-02-30", request_id="b2"))
+    assert reply_of(hall)["error"]["code"] == "bad_request"
+    hall.send(command("appointment_slots", business_type="A", day="2026-11-24", days=2, request_id="ok"))
+    assert reply_of(hall)["ok"] and reply_of(hall)["slots"]
