@@ -47,6 +47,7 @@ log = logging.getLogger("onewindow.console.booking")
 TEMPLATE = Template((Path(__file__).parent / "templates" / "booking.html").read_text(encoding="utf-8"))
 SALT_FILE = os.environ.get("ONEWINDOW_BOOKING_SALT_FILE", "var/booking-salt")
 DAYS_SHOWN = 7
+DEFAULT_IDENTITY = ("id_last4", "phone")
 BOOKINGS_PER_WINDOW, THROTTLE_WINDOW = 10, 600.0
 LABELS = {"id_last4": ("身份证号后4位", "Last 4 characters of the ID number", "text", 4),
           "phone": ("手机号码", "Phone number", "tel", 13), "name": ("姓名", "Name", "text", 40)}
@@ -192,6 +193,18 @@ async def slots_page(request: Request, form: dict | None = None, problem: str = 
     return render(f"预约 {title}", body, status)
 
 
+async def required(request: Request, prefix: str) -> tuple[str, ...]:
+    """The identity fields the site asks for (from the server's answer, remembered), never what a form
+    happens to send: a citizen leaving out the phone must not become someone else to the no-show rule."""
+    known = getattr(request.app.state, "booking_identity", None)
+    if known is None:
+        answer = await ask(request, "appointment_slots", business_type=prefix or "A", days=1)
+        known = tuple(answer.get("identity") or DEFAULT_IDENTITY)
+        if answer.get("ok"):
+            request.app.state.booking_identity = known
+    return known
+
+
 def _same_origin(request: Request) -> bool:
     origin = request.headers.get("origin")
     return origin is None or origin.split("://", 1)[-1] == request.headers.get("host", "")
@@ -210,7 +223,8 @@ async def submit(request: Request) -> Response:
         return render("请稍后 Please wait", "<p class=err>预约过于频繁，请稍后再试。Too many bookings from here; "
                       "try again later.</p>", 429)
     try:
-        holder = await run_in_threadpool(protect, salt(request), tuple(f for f in FIELDS if f in form), form)
+        fields = await required(request, form.get("bt", ""))
+        holder = await run_in_threadpool(protect, salt(request), fields, form)
         answer = await ask(request, "book", business_type=form.get("bt", ""), start=form.get("start", ""),
                            holder=holder, channel="online", **({"item": form["item"]} if form.get("item") else {}))
     except IdentityError as bad:
@@ -248,7 +262,8 @@ async def done_page(request: Request) -> Response:
             f'<form method=post action="/book/cancel"><h2>取消预约 <small>Cancel</small></h2>'
             f'<input type=hidden name=code value="{e(b["code"])}">'
             + "".join(f'<label>{LABELS[f][0]} <small>{LABELS[f][1]}</small><input name={f} type={LABELS[f][2]} '
-                      f'maxlength={LABELS[f][3]} autocomplete=off required></label>' for f in ("id_last4", "phone"))
+                      f'maxlength={LABELS[f][3]} autocomplete=off required></label>'
+                      for f in await required(request, b["business_type"]))
             + '<button type=submit class=secondary>取消 Cancel this booking</button></form>')
     return render(f"预约成功 Booked {b['code']}", body)
 
@@ -269,7 +284,7 @@ async def cancel(request: Request) -> Response:
     if not CODE_RE.fullmatch(code):
         return render("没有这个预约 Not found", "<p class=err>没有这个预约。No such booking.</p>", 404)
     try:
-        holder = await run_in_threadpool(protect, salt(request), tuple(f for f in FIELDS if f in form), form)
+        holder = await run_in_threadpool(protect, salt(request), await required(request, "A"), form)
         answer = await ask(request, "cancel_booking", code=code, holder=holder)
     except IdentityError:
         answer = {"ok": False, "error": {"message": "身份信息不符 · The identity does not match"}}
@@ -301,7 +316,8 @@ async def clerk_book(request: Request) -> Response:
     body = await json_body(request)
     identity = {f: str(body.get(f, "")) for f in FIELDS if f in body}
     try:
-        holder = await run_in_threadpool(protect, salt(request), tuple(identity), identity)
+        fields = await required(request, str(body.get("business_type", "")))
+        holder = await run_in_threadpool(protect, salt(request), fields, identity)
         args = {"business_type": body.get("business_type"), "start": body.get("start"), "holder": holder,
                 "channel": "phone" if body.get("channel") == "phone" else "counter"}
         if body.get("item"):
