@@ -2,6 +2,7 @@
 
     python -m bench issue                 # echo, then the server; prints figures, ratios, one JSON line
     python -m bench issue --echo-only     # only the bare broker figures
+    python -m bench issue --secure        # the locked-down broker: TLS, passwords, ACL, role checks
 
 Measured on loopback: (a) round trip with one request in flight (p50/p99), (b) sustained round trips/s
 under a pipelined load (2 processes x 8 clients x 32 in flight), first against the echo responder
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -29,21 +31,45 @@ def _enterable(tmp: str) -> Path:
     return Path(tmp)
 
 
-def start_server(url: str, db: Path, config: Path, timeout: float = 30):
+def start_server(url: str, db: Path, config: Path, timeout: float = 30, credentials: str | None = None):
+    """The server; on an open broker with --open (the load's clients are not in any registry), on a
+    locked-down one with the server's credentials and role checks."""
     import subprocess
+    access = ["--credentials", credentials] if credentials else ["--open"]
     proc = subprocess.Popen(
         [sys.executable, "-m", "cli", "server", "--broker", url, "--db", str(db), "-c", str(config),
-         "--always-open"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+         "--always-open", "--backup-every", "0", *access],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     wait_for_line(proc, SERVER_READY, timeout)
     return proc
 
 
-def measure(url: str, settings, site: str, args) -> dict:
-    rtt = measure_rtt(settings, site, samples=args.samples, qos=args.qos, business_type=args.business_type)
+def measure(url: str, settings, site: str, args, secure_dir: str | None = None) -> dict:
+    rtt = measure_rtt(settings, site, samples=args.samples, qos=args.qos, business_type=args.business_type,
+                      secure_dir=secure_dir)
     load = pipelined_load(url, site, processes=args.processes, clients=args.clients, inflight=args.inflight,
                           warmup=args.warmup, duration=args.duration, qos=args.qos,
-                          business_types=(args.business_type,))
+                          business_types=(args.business_type,), secure_dir=secure_dir)
     return {"rtt": rtt, "load": load}
+
+
+def secure_site(config: Path, tmp: Path, args) -> Path:
+    """The site configuration plus a device per load connection (and the round-trip client), as
+    consoles: the counter's role, which may issue at any pace (a kiosk is throttled to a person's)."""
+    text = config.read_text(encoding="utf-8")
+    text = re.sub(r'(?m)^catalogue\s*=\s*"([^"]+)"', lambda m: f'catalogue = "{(config.parent / m.group(1)).resolve()}"',
+                  text)
+    names = ["bench-rtt"] + [f"load-p{p}-{i}" for p in range(args.processes) for i in range(args.clients)]
+    text += "".join(f'\n[[device]]\nid = "{n}"\nrole = "console"\n' for n in names)
+    out = tmp / "bench-site.toml"
+    out.write_text(text, encoding="utf-8")
+    return out
+
+
+def secure_broker(site, tmp: Path) -> ManagedBroker:
+    from broker import security
+    files = security.generate(site, tmp / "broker" / "security")
+    return ManagedBroker(tmp / "broker", port=0, security=files)
 
 
 def describe(name: str, m: dict) -> None:
@@ -55,6 +81,32 @@ def describe(name: str, m: dict) -> None:
           f"{load['throughput_per_s']:.0f} round trips/s; latency under load p50 {load['loaded_p50_ms']:.1f} ms, "
           f"p99 {load['loaded_p99_ms']:.1f} ms; error replies {load['errors']}, unanswered {load['lost']}",
           flush=True)
+
+
+def run_both(broker: ManagedBroker, site, config: Path, tmp: Path, args) -> tuple[dict, dict | None]:
+    """The echo's figures, then the server's, on the same broker (TLS clients when it is locked down)."""
+    secure_dir = str(broker.security.directory) if args.secure else None
+    server_creds = str(broker.security.device_file(f"server-{site.site_id}")) if args.secure else None
+    client_url = broker.tls_url if args.secure else broker.url
+    client_settings = broker.settings_for("bench-rtt", tls=True) if args.secure else broker.settings
+    print(f"Mosquitto at {client_url}{' (TLS, passwords, ACL)' if args.secure else ''}; site {site.site_id}; "
+          f"QoS {args.qos}; load {args.processes} processes x {args.clients} clients x {args.inflight} in flight, "
+          f"{args.duration:.0f} s counted", flush=True)
+    echo = start_echo(broker.url, site.site_id, args.echo_pattern, args.qos, credentials=server_creds)
+    try:
+        bare = measure(client_url, client_settings, site.site_id, args, secure_dir)
+    finally:
+        stop_process(echo)
+    describe(f"Bare broker (echo, {args.echo_pattern} pattern)", bare)
+    if args.echo_only:
+        return bare, None
+    server = start_server(broker.url, tmp / "queue.db", config, credentials=server_creds)
+    try:
+        issue = measure(client_url, client_settings, site.site_id, args, secure_dir)
+    finally:
+        stop_process(server)
+    describe("Ticket issue (onewindow server)", issue)
+    return bare, issue
 
 
 def ratio(a, b):
@@ -73,31 +125,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=8, help="connections per load process")
     parser.add_argument("--inflight", type=int, default=32, help="requests in flight per connection")
     parser.add_argument("--qos", type=int, choices=(0, 1), default=1)
+    parser.add_argument("--secure", action="store_true",
+                        help="the locked-down broker: clients over TLS with their own passwords, the ACL, the "
+                             "server checking roles (the echo answers as the server, on the same broker)")
     parser.add_argument("--echo-pattern", choices=ECHO_PATTERNS, default="network",
                         help="how the echo drives paho (default: %(default)s, the plainest)")
     args = parser.parse_args(argv)
     args.duration = min(args.duration, 120.0)
     args.samples = min(args.samples, 100_000)
-    site = cfg.load(args.config)
-
-    with tempfile.TemporaryDirectory(prefix="onewindow-bench-") as tmp, \
-            ManagedBroker(_enterable(tmp) / "broker", port=0) as broker:
-        print(f"Mosquitto at {broker.url}; site {site.site_id}; QoS {args.qos}; load {args.processes} processes "
-              f"x {args.clients} clients x {args.inflight} in flight, {args.duration:.0f} s counted", flush=True)
-        echo = start_echo(broker.url, site.site_id, args.echo_pattern, args.qos)
-        try:
-            bare = measure(broker.url, broker.settings, site.site_id, args)
-        finally:
-            stop_process(echo)
-        describe(f"Bare broker (echo, {args.echo_pattern} pattern)", bare)
-        issue = None
-        if not args.echo_only:
-            server = start_server(broker.url, Path(tmp) / "queue.db", Path(args.config))
-            try:
-                issue = measure(broker.url, broker.settings, site.site_id, args)
-            finally:
-                stop_process(server)
-            describe("Ticket issue (onewindow server)", issue)
+    with tempfile.TemporaryDirectory(prefix="onewindow-bench-") as tmp:
+        config = secure_site(Path(args.config), Path(tmp), args) if args.secure else Path(args.config)
+        site = cfg.load(config)
+        broker = secure_broker(site, _enterable(tmp)) if args.secure else ManagedBroker(_enterable(tmp) / "broker", port=0)
+        with broker:
+            bare, issue = run_both(broker, site, config, Path(tmp), args)
 
     result = {
         "bare_rtt_p50_ms": bare["rtt"]["p50_ms"], "bare_rtt_p99_ms": bare["rtt"]["p99_ms"],
@@ -109,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         "issue_errors": issue and issue["load"]["errors"] + issue["rtt"]["errors"],
         "issue_unanswered": issue and issue["load"]["lost"],
         "qos": args.qos,
+        "secure": args.secure,
     }
     for k in ("bare_rtt_p50_ms", "bare_rtt_p99_ms", "issue_rtt_p50_ms", "issue_rtt_p99_ms"):
         if result[k] is not None:

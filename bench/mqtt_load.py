@@ -31,7 +31,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from broker.mosquitto import ManagedBroker
 from onewindow import PROTOCOL_VERSION
-from onewindow.broker import BrokerSettings
+from onewindow.broker import BrokerSettings, read_credentials
 from bench.echo import Echo, ThreadedClient
 from onewindow.mqtt import MqttTransport
 from onewindow.stats import quantile
@@ -96,11 +96,14 @@ def run_echo(settings: BrokerSettings, site: str, pattern: str = "network", qos:
         echo.close()
 
 
-def start_echo(url: str, site: str, pattern: str = "network", qos: int = 1, work: str = "none") -> subprocess.Popen:
-    """The echo responder in its own process; returns once it is subscribed."""
+def start_echo(url: str, site: str, pattern: str = "network", qos: int = 1, work: str = "none",
+               credentials: str | None = None) -> subprocess.Popen:
+    """The echo responder in its own process; returns once it is subscribed. On a locked-down broker it
+    connects with the server's `credentials` (only the server may answer)."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "bench.mqtt_load", "echo", "--broker", url, "--site", site, "--pattern", pattern,
-         "--qos", str(qos), "--work", work], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+         "--qos", str(qos), "--work", work, *(["--credentials", credentials] if credentials else [])],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     wait_for_line(proc, "echo ready", 20)
     return proc
 
@@ -143,10 +146,22 @@ def stop_process(proc: subprocess.Popen, timeout: float = 10) -> None:
 
 # --- clients driven by hand (no paho threads) ------------------------------------------------------
 
+def as_device(settings: BrokerSettings, client_id: str, secure_dir: str | None) -> BrokerSettings:
+    """On a locked-down broker (`--secure`): connect as device `client_id` with its own credentials from
+    `secure_dir` (written by `onewindow credentials`): the ACL lets it send only under its own name."""
+    if not secure_dir:
+        return settings
+    creds = read_credentials(Path(secure_dir) / "devices" / f"{client_id}.conf")
+    return BrokerSettings(settings.host, settings.port, client_id, creds.get("password"), tls=settings.tls,
+                          ca=str(Path(secure_dir) / "ca.crt"))
+
+
 def _connect(settings: BrokerSettings, client_id: str, qos: int, on_reply) -> paho.Client:
     c = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv311)
     if settings.username:
         c.username_pw_set(settings.username, settings.password)
+    if settings.tls:
+        c.tls_set(ca_certs=settings.ca)
     c.max_inflight_messages_set(1000)
     c.max_queued_messages_set(0)
     c.on_message = lambda client, userdata, msg: on_reply(msg.payload)
@@ -168,9 +183,10 @@ def _until(clients: list[paho.Client], done, timeout: float) -> bool:
 
 
 def measure_rtt(settings: BrokerSettings, site: str, samples: int = 2000, warmup: int = 200, qos: int = 1,
-                business_type: str = "A", timeout: float = 60.0) -> dict:
+                business_type: str = "A", timeout: float = 60.0, secure_dir: str | None = None) -> dict:
     """Round trips with one request in flight, from a client driven in this thread (no paho thread)."""
-    client_id = f"rtt-{os.getpid()}"
+    client_id = "bench-rtt" if secure_dir else f"rtt-{os.getpid()}"
+    settings = as_device(settings, client_id, secure_dir)
     replies: list[bytes] = []
     c = _connect(settings, client_id, qos, replies.append)
     reply_to = reply_topic(site, client_id)
@@ -208,7 +224,8 @@ def measure_rtt(settings: BrokerSettings, site: str, samples: int = 2000, warmup
 
 
 def run_load(settings: BrokerSettings, site: str, clients: int, inflight: int, warmup: float, duration: float,
-             qos: int, tag: str, business_types: list[str], max_requests: int = 2_000_000) -> dict:
+             qos: int, tag: str, business_types: list[str], max_requests: int = 2_000_000,
+             secure_dir: str | None = None) -> dict:
     """One load process: `clients` connections, each keeping `inflight` requests outstanding.
 
     Waits for a line on stdin ("go") after printing "load ready", so all processes start together.
@@ -237,7 +254,7 @@ def run_load(settings: BrokerSettings, site: str, clients: int, inflight: int, w
             if state["sending"] and now < state["t_end"] and state["sent"] < max_requests:
                 send(conn)
 
-        conn["client"] = _connect(settings, cid, qos, on_reply)
+        conn["client"] = _connect(as_device(settings, cid, secure_dir), cid, qos, on_reply)
         return conn
 
     def send(conn) -> None:
@@ -306,7 +323,7 @@ def _drive(conns: list[dict], all_clients: list[paho.Client], state: dict) -> No
 
 def pipelined_load(url: str, site: str, processes: int = 2, clients: int = 8, inflight: int = 32,
                    warmup: float = 1.0, duration: float = 5.0, qos: int = 1,
-                   business_types: tuple[str, ...] = ("A",)) -> dict:
+                   business_types: tuple[str, ...] = ("A",), secure_dir: str | None = None) -> dict:
     """Sustained throughput: `processes` x `clients` connections, `inflight` requests outstanding each."""
     procs = []
     try:
@@ -315,7 +332,8 @@ def pipelined_load(url: str, site: str, processes: int = 2, clients: int = 8, in
                 [sys.executable, "-m", "bench.mqtt_load", "load", "--broker", url, "--site", site,
                  "--clients", str(clients), "--inflight", str(inflight), "--warmup", str(warmup),
                  "--duration", str(duration), "--qos", str(qos), "--tag", f"p{p}",
-                 "--business-types", ",".join(business_types)],
+                 "--business-types", ",".join(business_types),
+                 *(["--secure-dir", secure_dir] if secure_dir else [])],
                 cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True))
         for proc in procs:
             ready, _, _ = select.select([proc.stdout], [], [], 30)
@@ -392,6 +410,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--qos", type=int, default=1)
     p.add_argument("--max-seconds", type=float, default=MAX_SECONDS)
     p.add_argument("--work", choices=("none", "sqlite"), default="none")
+    p.add_argument("--credentials", default=None, help="the server's credential file (locked-down broker)")
     p = sub.add_parser("load", help="one pipelined load process (prints one JSON line)")
     p.add_argument("--broker", required=True)
     p.add_argument("--site", required=True)
@@ -402,14 +421,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--qos", type=int, default=1)
     p.add_argument("--tag", default="p0")
     p.add_argument("--business-types", default="A")
+    p.add_argument("--secure-dir", default=None, help="credentials of a locked-down broker (one per client)")
     args = parser.parse_args(argv)
     if args.what == "echo":
-        run_echo(BrokerSettings.from_url(args.broker), args.site, args.pattern, args.qos, args.max_seconds,
+        creds = read_credentials(args.credentials) if args.credentials else {}
+        run_echo(BrokerSettings.from_url(args.broker, creds.get("username"), creds.get("password")), args.site, args.pattern, args.qos, args.max_seconds,
                  args.work)
     elif args.what == "load":
         result = run_load(BrokerSettings.from_url(args.broker), args.site, args.clients, args.inflight,
                           args.warmup, min(args.duration, MAX_SECONDS), args.qos, args.tag,
-                          args.business_types.split(","))
+                          args.business_types.split(","), secure_dir=args.secure_dir)
         print(json.dumps(result), flush=True)
     else:
         patterns = tuple(getattr(args, "patterns", ",".join(ECHO_PATTERNS)).split(","))

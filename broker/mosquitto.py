@@ -282,6 +282,13 @@ class ManagedBroker:
         if proc and proc.poll() is None:
             proc.kill()
 
+    def reload(self) -> None:
+        """SIGHUP: mosquitto re-reads its password file and ACL (after `onewindow credentials --rotate`);
+        connected clients stay connected, new connections need the new passwords."""
+        proc = self._proc
+        if proc and proc.poll() is None:
+            proc.send_signal(signal.SIGHUP)
+
     def restart(self, timeout: float = 10.0) -> None:
         """Stop mosquitto cleanly (it saves retained messages) and start it again."""
         with self._lock:

@@ -23,6 +23,8 @@ COMMAND_MODULES = [
     "sim.cli",
     "queue_server.backup_command",
     "broker.credentials_command",
+    "console.command",
+    "clerk.command",
 ]
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Iterable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from onewindow.devices import DEVICE_ROLES, Device, devices_section as _devices  # noqa: F401 (re-exported)
 from onewindow.appointment_config import AppointmentPolicy, read_appointments
 from onewindow.catalogue import Catalogue, load_catalogue_data
 
@@ -29,9 +30,6 @@ PRIORITY_GROUPS = {
 MISSED_POLICIES = ("void", "requeue")
 SITE_LEVELS = ("city", "county", "township", "village", "hospital", "pharmacy", "bank")
 WINDOW_KINDS = ("comprehensive", "priority", "enterprise", "complex")
-DEVICE_ID_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
-# Who may say what on the bus (docs/SECURITY.md): a device's role, and for window devices its window(s).
-DEVICE_ROLES = ("kiosk", "display", "window", "console", "manager")
 
 
 class ConfigError(Exception):
@@ -106,15 +104,6 @@ class CallPolicy:
 
 
 @dataclass(frozen=True)
-class Device:
-    """A client allowed on the site's broker: its id is its MQTT user name."""
-
-    id: str
-    role: str
-    windows: tuple[int, ...] = ()  # the windows a `window` device acts for
-
-
-@dataclass(frozen=True)
 class SiteConfig:
     site_id: str
     name: str
@@ -136,6 +125,7 @@ class SiteConfig:
     source: str = "<memory>"
     stop_issuing_minutes: float = 15.0  # tickets stop this long before every window serving a type closes
     devices: tuple[Device, ...] = ()
+    follow_up_days: tuple[int, int] = (1, 5)  # working days to first contact, to close (bad ratings)
     appointments: AppointmentPolicy = AppointmentPolicy()  # the appointment book and extended hours
     _types_by_prefix: dict[str, BusinessType] = field(default_factory=dict, repr=False, compare=False)
     _windows_by_number: dict[int, Window] = field(default_factory=dict, repr=False, compare=False)
@@ -248,6 +238,8 @@ def read_toml(path: str | Path, error: type[ConfigError] = ConfigError) -> dict:
         raise error(str(path), [("(file)", str(path), "does not exist")]) from None
     except tomllib.TOMLDecodeError as exc:
         raise error(str(path), [("(file)", str(path), f"is not valid TOML: {exc}")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise error(str(path), [("(file)", str(path), f"cannot be read: {exc}")]) from None
 
 
 def _check_day_reset(c: _Checker, reset: time, hours: dict, types: list, windows: list) -> None:
@@ -280,6 +272,7 @@ def from_dict(raw: dict, source: str = "<memory>", base_dir: Path | None = None)
     _check_day_reset(c, site["day_reset"], hours, types, windows)
     priority, calls = _priority(c, raw), _calls(c, raw)
     ratings_enabled = _ratings_enabled(c, raw)
+    follow_up_days = _follow_up_days(c, raw)
     catalogue = _catalogue(c, raw, prefixes, base_dir)
     devices = _devices(c, raw.get("device", []), {w.number for w in windows}, site.get("site_id"))
     appointments = read_appointments(c, raw, prefixes, {w.number for w in windows})
@@ -287,7 +280,8 @@ def from_dict(raw: dict, source: str = "<memory>", base_dir: Path | None = None)
         raise ConfigError(source, c.errors)
     return SiteConfig(**site, hours=hours, business_types=tuple(types), windows=tuple(windows),
                       priority=priority, calls=calls, ratings_enabled=ratings_enabled, catalogue=catalogue,
-                      source=source, devices=devices, appointments=appointments)
+                      source=source, devices=devices, follow_up_days=follow_up_days,
+                      appointments=appointments)
 
 
 PUBLIC_URL_RE = re.compile(r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
@@ -438,6 +432,15 @@ def _calls(c: _Checker, raw: dict) -> CallPolicy:
     )
 
 
+def _follow_up_days(c: _Checker, raw: dict) -> tuple[int, int]:
+    """[ratings] follow-up deadlines of a bad rating: working days to first contact, to closing."""
+    r = c.table(raw, "ratings", "ratings")
+    return (c.num(r, "follow_up_contact_days", "ratings.follow_up_contact_days", default=1, minimum=0, maximum=30,
+                  integer=True),
+            c.num(r, "follow_up_close_days", "ratings.follow_up_close_days", default=5, minimum=0, maximum=90,
+                  integer=True))
+
+
 def _ratings_enabled(c: _Checker, raw: dict) -> bool:
     """[ratings]"""
     enabled = c.table(raw, "ratings", "ratings").get("enabled", True)
@@ -466,44 +469,12 @@ def _catalogue(c: _Checker, raw: dict, prefixes: set[str], base_dir: Path | None
     except tomllib.TOMLDecodeError as exc:
         c.fail("catalogue", cat_ref, f"is not valid TOML: {exc}")
         return Catalogue(items=())
+    except (OSError, UnicodeDecodeError) as exc:  # a directory, no permission, not UTF-8 (found by fuzzing)
+        c.fail("catalogue", cat_ref, f"cannot be read: {exc}")
+        return Catalogue(items=())
     catalogue, cat_errors = load_catalogue_data(cat_raw, prefixes)
     c.errors.extend((f"catalogue:{k}", v, why) for k, v, why in cat_errors)
     return catalogue
-
-
-def _devices(c: _Checker, raw: Any, window_numbers: set[int], site_id: str | None) -> tuple[Device, ...]:
-    """The `[[device]]` registry: id (the MQTT user name), role, and window(s) for window devices."""
-    if not isinstance(raw, list):
-        c.fail("device", raw, "must be a list of [[device]] tables")
-        return ()
-    out: list[Device] = []
-    for i, d in enumerate(raw):
-        p = f"device[{i}]"
-        if not isinstance(d, dict):
-            c.fail(p, d, "must be a table")
-            continue
-        for key in set(d) - {"id", "role", "window"}:
-            c.fail(f"{p}.{key}", d[key], "is not a device key (id, role, window)")
-        dev_id = c.str_(d, "id", f"{p}.id", pattern=DEVICE_ID_RE)
-        if dev_id and (dev_id == "server" or dev_id == f"server-{site_id}"):
-            c.fail(f"{p}.id", dev_id, "is the queue server's own name")
-        if any(x.id == dev_id for x in out):
-            c.fail(f"{p}.id", dev_id, "is used by another device")
-        role = c.str_(d, "role", f"{p}.role", choices=DEVICE_ROLES)
-        win = d.get("window", [])
-        win = [win] if isinstance(win, int) and not isinstance(win, bool) else win
-        if not isinstance(win, list) or not all(isinstance(w, int) and not isinstance(w, bool) for w in win):
-            c.fail(f"{p}.window", win, "must be a window number or a list of them")
-            win = []
-        for w in win:
-            if w not in window_numbers:
-                c.fail(f"{p}.window", w, "is not a window of this site")
-        if role == "window" and not win:
-            c.fail(f"{p}.window", None, "a window device needs the window(s) it acts for")
-        if role != "window" and win:
-            c.fail(f"{p}.window", win, "only window devices are tied to windows")
-        out.append(Device(id=dev_id, role=role, windows=tuple(win)))
-    return tuple(out)
 
 
 SITES_DIR = Path(__file__).resolve().parent / "sites"

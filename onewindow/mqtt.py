@@ -58,6 +58,7 @@ class MqttTransport:
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_w.setblocking(False)
         self.connects = 0
+        self.refused: str | None = None  # why the broker refused the last connection attempt, if it did
 
         c = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv311,
                         clean_session=True)
@@ -106,6 +107,11 @@ class MqttTransport:
             done = self._pending_subacks[mid] = threading.Event()
         if rc == MQTTErrorCode.MQTT_ERR_SUCCESS and not done.wait(timeout):
             log.warning("the broker did not confirm the subscription to %s within %.0f s", topic_filter, timeout)
+
+    def unsubscribe(self, topic_filter: str) -> None:
+        """Stop receiving `topic_filter` (the broker stops routing it here: a server shuts out a flood)."""
+        if self._subs.remove(topic_filter) and self._connected.is_set():
+            self._client.unsubscribe(topic_filter)
 
     def stop(self, timeout: float = 2.0) -> None:
         """Publish presence offline (if connected), disconnect cleanly and stop the network thread."""
@@ -181,8 +187,10 @@ class MqttTransport:
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
+            self.refused = str(reason_code)  # e.g. "Not authorized": wrong or missing credentials
             log.error("the broker at %s refused the connection: %s", self.settings.url, reason_code)
             return
+        self.refused = None
         self._nodelay(client.socket())  # again, whatever opened the socket
         self.connects += 1
         log.info("connected to %s as %s%s", self.settings.url, self.client_id,

@@ -94,10 +94,12 @@ class Subscriptions:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._subs: dict[str, tuple[int, list[Handler]]] = {}
+        self._cache: dict[str, list[Handler]] = {}  # topic -> handlers: topics repeat, filters are many
 
     def add(self, topic_filter: str, handler: Handler, qos: int) -> bool:
         """Record a handler; True if the broker must be told (a new filter, or a higher QoS)."""
         with self._lock:
+            self._cache.clear()
             old_qos, handlers = self._subs.get(topic_filter, (qos, []))
             self._subs[topic_filter] = (max(old_qos, qos), [*handlers, handler])
             return not handlers or qos > old_qos
@@ -106,9 +108,21 @@ class Subscriptions:
         with self._lock:
             return [(f, q) for f, (q, _) in self._subs.items()]
 
+    def remove(self, topic_filter: str) -> bool:
+        """Forget a filter; True if it was there (the broker must be told)."""
+        with self._lock:
+            self._cache.clear()
+            return self._subs.pop(topic_filter, None) is not None
+
     def handlers(self, topic: str) -> list[Handler]:
         with self._lock:
-            return [h for f, (_, hs) in self._subs.items() if topic_matches(f, topic) for h in hs]
+            found = self._cache.get(topic)
+            if found is None:
+                found = [h for f, (_, hs) in self._subs.items() if topic_matches(f, topic) for h in hs]
+                if len(self._cache) >= 4096:
+                    self._cache.clear()
+                self._cache[topic] = found
+            return found
 
     def dispatch(self, topic: str, payload: bytes, handlers: list[Handler] | None = None) -> int:
         targets = self.handlers(topic) if handlers is None else handlers
@@ -238,6 +252,9 @@ class LocalTransport:
         self._subs.add(topic_filter, handler, qos)
         if self.connected:
             self.broker._deliver_retained(self, topic_filter, handler)
+
+    def unsubscribe(self, topic_filter: str) -> None:
+        self._subs.remove(topic_filter)
 
     def flush(self) -> None:
         """Nothing to do: what is published is delivered as soon as the current delivery ends."""

@@ -133,6 +133,9 @@ SCHEMAS: dict[str, dict[str, tuple[Callable, bool]]] = {
              "reason": (_str(re.compile(r"^[a-z_]{1,40}$"), 40), False)},
     "set_business_type": {"business_type": (PREFIX, True), "open": (_bool, True),
                           "manager": (CLERK, False)},
+    "follow_up": {"case": (TICKET, True), "action": (_str(choices=("assign", "note", "contact", "close")), True),
+                  "manager": (CLERK, True), "owner": (CLERK, False), "text": (TEXT, False),
+                  "outcome": (_str(re.compile(r"^[a-z_]{1,40}$"), 40), False)},
     # appointments (queue_server/booking_rules.py)
     "book": {"business_type": (PREFIX, True), "item": (_str(None, 40), False), "start": (_time, True),
              "holder": (HOLDER, True), "channel": (_str(choices=("online", "counter", "phone")), False)},
@@ -143,12 +146,13 @@ SCHEMAS: dict[str, dict[str, tuple[Callable, bool]]] = {
     # read-only queries: answered from memory, nothing stored
     "ticket_status": {"ticket": (TICKET, True)},
     "snapshot": {},
+    "follow_ups": {"state": (_str(choices=("open", "contacted", "closed", "all")), False)},
     "appointment_slots": {"business_type": (PREFIX, True), "item": (_str(None, 40), False), "day": (DAY, False),
                           "days": (_int(1, 14), False)},
     "booking_status": {"code": (BOOKING_CODE, True)},
     "bookings": {"day": (DAY, False)},
 }
-QUERIES = frozenset({"ticket_status", "snapshot", "appointment_slots", "booking_status", "bookings"})
+QUERIES = frozenset({"ticket_status", "snapshot", "follow_ups", "appointment_slots", "booking_status", "bookings"})
 ENVELOPE = frozenset({"v", "request_id", "reply_to", "client"})
 
 
@@ -161,24 +165,23 @@ def _personal_spans(text: str) -> list[tuple[int, int, str]]:
         tail = (run.group(2) or "").translate(_TO_ASCII)
         i = 0
         while i < len(chunks):
+            best = None  # the longest number starting at chunk i: an ID (18) wins over a mobile (11)
             digits = ""
             for j in range(i, len(chunks)):
                 digits += chunks[j][2]
-                last = j == len(chunks) - 1
-                if len(digits) == 17 and last and tail:
-                    found.append((base + chunks[i][0], run.end(), digits[:4] + "*" * 10 + digits[-3:] + tail))
-                    i = j
+                if len(digits) == 17 and j == len(chunks) - 1 and tail:
+                    best = (j, run.end(), digits[:4] + "*" * 10 + digits[-3:] + tail)
                     break
                 if len(digits) == 18:
-                    found.append((base + chunks[i][0], base + chunks[j][1], digits[:4] + "*" * 10 + digits[-4:]))
-                    i = j
+                    best = (j, base + chunks[j][1], digits[:4] + "*" * 10 + digits[-4:])
                     break
                 if len(digits) == 11 and digits[0] == "1" and digits[1] in "3456789":
-                    found.append((base + chunks[i][0], base + chunks[j][1], digits[:3] + "****" + digits[-4:]))
-                    i = j
-                    break
+                    best = (j, base + chunks[j][1], digits[:3] + "****" + digits[-4:])
                 if len(digits) > 18:
                     break
+            if best is not None:
+                found.append((base + chunks[i][0], best[1], best[2]))
+                i = best[0]
             i += 1
     return found
 

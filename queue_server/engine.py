@@ -18,6 +18,7 @@ from collections import deque
 from typing import Any
 
 from onewindow.config import SiteConfig
+from queue_server import followups
 from queue_server.appointments import Book
 from queue_server.booking_rules import APPOINTMENT_COMMANDS, APPOINTMENT_EVENTS, APPOINTMENT_QUERIES, BookingRules
 from queue_server.calendar import HallCalendar
@@ -33,7 +34,8 @@ FORECAST_MAX_AGE = 30.0  # seconds a forecast is reused while only plain tickets
 PRIORITY_WINDOW = 3600.0  # the forecast expects priority citizens at the rate of the last hour
 
 COMMANDS = ("issue", "cancel", "sign_in", "sign_out", "pause", "resume", "call_next", "call", "recall", "start",
-            "finish", "no_show", "transfer", "hold", "call_back", "rate", "set_business_type") + APPOINTMENT_COMMANDS
+            "finish", "no_show", "transfer", "hold", "call_back", "rate", "set_business_type", "follow_up"
+            ) + APPOINTMENT_COMMANDS
 EVENTS = ("day_started", "day_closed", "ticket_issued", "ticket_cancelled", "window_opened", "window_closed",
           "window_paused", "window_resumed", "ticket_called", "ticket_recalled", "service_started",
           "service_finished", "ticket_missed", "ticket_requeued", "ticket_transferred", "ticket_held",
@@ -68,6 +70,7 @@ class Engine(TicketRules, WindowRules, Views, BookingRules):
         self.changed_types: set[str] = set()
         self._forecast: Forecast | None = None
         self.priority_recent: list[Ticket] = []  # priority tickets of the last hour (for the forecast)
+        self.cases = followups.CaseBook()  # follow-up cases of bad ratings, kept across service days
         self.book = Book(site, self.calendar)  # appointments: kept across service days
         self._appointments_due = float("inf")  # when the book next has no-shows or identities to purge
 
@@ -97,6 +100,8 @@ class Engine(TicketRules, WindowRules, Views, BookingRules):
                 return {"ok": True, "ticket": self.ticket_view(t, now)}
             if command == "snapshot":
                 return {"ok": True, **self.snapshot(now)}
+            if command == "follow_ups":
+                return {"ok": True, "cases": self.cases.view(now, args.get("state"), self.calendar.iso)}
             if command in APPOINTMENT_QUERIES:
                 return self._appointment_query(command, args, now)
         except Rejected as rejected:
@@ -197,8 +202,16 @@ class Engine(TicketRules, WindowRules, Views, BookingRules):
     def _on_day_closed(self, e: dict) -> None:
         pass
 
+    # Follow-up cases of bad ratings: decided and folded in queue_server/followups.py.
+    def _follow_up(self, args: dict, now: float):
+        return self.cases.decide(args, now, self.day)
+
+    def _on_follow_up(self, e: dict) -> None:
+        self.cases.apply(e)
+
 
 Engine._deciders = {name: getattr(Engine, f"_{name}") for name in COMMANDS}
 Engine._deciders["issue"] = Engine._issue_on_service_day  # walk-ins refused on appointment-only days
 Engine._appliers = {name: getattr(Engine, f"_on_{name}") for name in EVENTS}
-Engine.EVENT_TYPES = frozenset(EVENTS)
+Engine._appliers.update(dict.fromkeys(followups.EVENT_TYPES, Engine._on_follow_up))
+Engine.EVENT_TYPES = frozenset(EVENTS) | followups.EVENT_TYPES

@@ -2,7 +2,8 @@
 command topic) mapped to a role, and the commands each role may send. Pure: no I/O.
 
     role      may send                                                   for
-    kiosk     issue, cancel, ticket_status, check_in, booking_status      -
+    kiosk     issue, cancel (its own tickets), ticket_status, check_in,   -
+              booking_status
     display   nothing (reads retained state and calls only)               -
     window    window commands, rate, ticket_status, snapshot              its own window(s) only
     console   window commands, issue, cancel, rate, ticket_status,        any window (the console
@@ -50,9 +51,11 @@ class Member:
 class Roles:
     """The site's registry as the server uses it: `check(sender, command, args)` -> None or a Refusal."""
 
-    def __init__(self, members: Iterable[Member], ticket_window: Callable[[str], int | None] = lambda t: None):
+    def __init__(self, members: Iterable[Member], ticket_window: Callable[[str], int | None] = lambda t: None,
+                 ticket_kiosk: Callable[[str], str | None] = lambda t: None):
         self.members = {m.id: m for m in members}
         self.ticket_window = ticket_window  # where a ticket was served (set by the server: engine lookup)
+        self.ticket_kiosk = ticket_kiosk  # which kiosk issued it ("" none; None: no such ticket)
 
     @classmethod
     def from_devices(cls, devices, server_id: str) -> "Roles":
@@ -69,6 +72,10 @@ class Roles:
         allowed = ROLE_COMMANDS.get(member.role, frozenset())
         if allowed is not None and command not in allowed:
             return Refusal("forbidden", f"a {member.role} may not send {command}")
+        if member.role == "kiosk" and command == "cancel":
+            issuer = self.ticket_kiosk(args["ticket"])
+            if issuer is not None and issuer != sender:
+                return Refusal("forbidden", "a kiosk may cancel only the tickets it issued")
         if member.role != "window":
             return None
         window = args.get("window")

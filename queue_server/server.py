@@ -21,7 +21,7 @@ from onewindow.config import SiteConfig
 from onewindow.logsafe import SenderLog, escape
 from onewindow.topics import Topics
 from onewindow.transport import Transport, dumps
-from queue_server import commands
+from queue_server import commands, followups
 from queue_server import appointment_log, budget
 from queue_server.engine import Engine
 from queue_server.roles import Roles
@@ -70,6 +70,7 @@ class QueueServer:
         self.roles = roles
         if roles is not None:
             roles.ticket_window = self._ticket_window
+            roles.ticket_kiosk = self._ticket_kiosk
         self.store = store
         self.transport = transport
         self.clock = clock
@@ -81,11 +82,14 @@ class QueueServer:
         self.bad_log = SenderLog(log)  # bad input: a few lines per sender, then one summary line
         # A flood from one sender is dropped before parsing; kiosks issue at a person's pace.
         self.budget = budget.TokenBuckets(budget.MESSAGES_PER_SECOND, budget.MESSAGE_BURST, time.monotonic)
+        self.program_budget = budget.TokenBuckets(budget.PROGRAM_MESSAGES_PER_SECOND, budget.PROGRAM_MESSAGE_BURST,
+                                                  time.monotonic)  # consoles, managers; everyone on an open site
         self.kiosk_issues = budget.TokenBuckets(budget.KIOSK_ISSUES_PER_MINUTE / 60, budget.KIOSK_ISSUE_BURST,
                                                 clock)
         self.bad_replies = budget.TokenBuckets(budget.BAD_REPLIES_PER_SECOND, budget.BAD_REPLY_BURST,
                                                time.monotonic)
         self.dropped: dict[str, int] = {}
+        self.quarantined: dict[str, float] = {}  # sender -> until (monotonic): not listened to
         self._waiting: list[tuple[str, bytes]] = []
         self._resync = True
         self._queue_dirty: set[str] = set()
@@ -97,11 +101,14 @@ class QueueServer:
         """A fresh engine holding exactly what the log says (used at start and after a failed write)."""
         engine = Engine(self.site, always_open=self.always_open)
         events = self.store.latest_day_events()
-        for event in appointment_log.earlier_events(self.store, events[0]["day"] if events else None, self.clock()):
-            engine.apply(event)  # the appointment book outlives the days its bookings were made on
-        for event in events:
+        older_cases = self.store.events_of_types(followups.EVENT_TYPES, events[0]["day"] if events else None)
+        # follow-up cases and the appointment book outlive the service day they began on
+        older = older_cases + appointment_log.earlier_events(self.store, events[0]["day"] if events else None,
+                                                             self.clock())
+        for event in older + events:
             engine.apply(event)
         engine.take_changes()
+        self.issued_by = {e["ticket"]: e.get("kiosk") or "" for e in events if e["type"] == "ticket_issued"}
         self.replies = self.store.replies_since(self.clock() - REPLY_MEMORY)
         log.info("state rebuilt from the log: %d events of service day %s, %d tickets, %d remembered requests",
                  len(events), engine.day or "-", len(engine.tickets), len(self.replies))
@@ -111,7 +118,13 @@ class QueueServer:
         """Subscribe to the site's commands; from now on each batch the transport delivers is processed."""
         self.transport.on_connected = self._on_connected
         self.transport.on_batch_end = self._on_batch_end
-        self.transport.subscribe(self.topics.cmd_filter, self._on_command)
+        if self.roles is not None and hasattr(self.transport, "unsubscribe"):
+            # One subscription per device: the server can stop listening to one that floods, and the broker
+            # then drops its messages instead of queueing them ahead of everyone else's.
+            for member in self.roles.members.values():  # the server's own name too: a second server's probe
+                self.transport.subscribe(self.topics.cmd("+", member.id), self._on_command)
+        else:
+            self.transport.subscribe(self.topics.cmd_filter, self._on_command)
 
     def stop(self) -> None:
         """Process no more batches (stop the transport first, so that none is under way)."""
@@ -124,18 +137,15 @@ class QueueServer:
     def _on_command(self, topic: str, payload: bytes) -> None:
         parts = topic.split("/", 4)  # onewindow/{site}/cmd/{sender}/{command}
         sender = parts[3] if len(parts) == 5 else ""
-        if not self.budget.allow(sender):
+        role = self.roles.role_of(sender) if self.roles is not None else "console"
+        if not (self.program_budget if role in ("console", "manager") else self.budget).allow(sender):
             self.dropped[sender] = self.dropped.get(sender, 0) + 1
             return
         self._waiting.append((topic, payload))
 
     def _on_batch_end(self) -> None:
-        if self.dropped:
-            dropped, self.dropped = self.dropped, {}
-            self.stats["dropped"] = self.stats.get("dropped", 0) + sum(dropped.values())
-            for sender, n in dropped.items():
-                self.bad_log.warning(sender, "over_budget", f"dropped {n} commands from {sender}: over its budget "
-                                     f"of {budget.MESSAGES_PER_SECOND:.0f} a second (a flood?)")
+        if self.dropped or self.quarantined:
+            self._police_floods()
         waiting, self._waiting = self._waiting, []
         resync, self._resync = self._resync, False
         try:
@@ -196,6 +206,9 @@ class QueueServer:
         text = self._reply_text(request_id, reply)
         self.replies[request_id] = text
         batch.accept(command, request_id, reply_to, now, events, text, reply["ok"])
+        for e in events:
+            if e["type"] == "ticket_issued":
+                self.issued_by[e["ticket"]] = e.get("kiosk") or ""
         if any(e["type"] in ("ticket_called", "ticket_recalled") for e in events):
             batch.calls.append(dict(self.engine.recent_calls[-1]))
 
@@ -240,6 +253,25 @@ class QueueServer:
             batch.requests.clear()
         self.engine = self._rebuild()
 
+    def _police_floods(self) -> None:
+        """Count what went over budget; stop listening for a while to a device that floods."""
+        dropped, self.dropped = self.dropped, {}
+        self.stats["dropped"] = self.stats.get("dropped", 0) + sum(dropped.values())
+        now = time.monotonic()
+        for sender, n in dropped.items():
+            self.bad_log.warning(sender, "over_budget", f"dropped {n} commands from {sender}: over its budget "
+                                 f"of messages a second (a flood?)")
+            if self.roles is not None and sender in self.roles.members and sender not in self.quarantined \
+                    and hasattr(self.transport, "unsubscribe"):
+                self.transport.unsubscribe(self.topics.cmd("+", sender))
+                self.quarantined[sender] = now + budget.QUARANTINE_SECONDS
+                log.warning("%s floods the server: not listening to it for %.0f s", sender, budget.QUARANTINE_SECONDS)
+        for sender, until in list(self.quarantined.items()):
+            if now >= until:
+                del self.quarantined[sender]
+                self.transport.subscribe(self.topics.cmd("+", sender), self._on_command)
+                log.info("listening to %s again", sender)
+
     def _parse(self, sender: str, command: str, payload: bytes) -> tuple[str, str, dict]:
         """Check a payload; replies go only to the sender's own reply topic (no reflection onto others)."""
         own = self.topics.reply(sender)
@@ -277,6 +309,10 @@ class QueueServer:
                         "retry_after": wait}})))
                 return False
         return True
+
+    def _ticket_kiosk(self, ref: str) -> str | None:
+        """The kiosk that issued a ticket of today ("" if none did), or None if there is no such ticket."""
+        return self.issued_by.get(self.engine.by_number.get(ref, ref))
 
     def _ticket_window(self, ref: str) -> int | None:
         """The window a ticket of today is (or was last) at, for the role check of ratings."""

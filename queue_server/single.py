@@ -22,7 +22,8 @@ from onewindow.topics import Topics
 
 
 class AnotherServer(Exception):
-    """Another queue server of this site is connected to the broker and answers commands."""
+    """The server must not start: another queue server of this site answers on the broker (or the broker
+    refuses the server's credentials)."""
 
 
 def check_no_other_server(settings: BrokerSettings, site_id: str, identity: str,
@@ -51,7 +52,15 @@ def check_no_other_server(settings: BrokerSettings, site_id: str, identity: str,
     probe = MqttTransport(settings, site_id, f"{identity}-check-{os.getpid()}", role="server-check",
                           presence=False)
     try:
-        probe.start(timeout=connect_timeout)
+        try:
+            probe.start(timeout=connect_timeout)
+        except ConnectionError:
+            if probe.refused:
+                raise AnotherServer(  # not another server, but as final: the server cannot start
+                    f"the broker at {settings.url} refused the server's connection ({probe.refused}): give the "
+                    "server its credentials (--credentials FILE from `onewindow credentials`, see "
+                    "docs/SECURITY.md), or run the broker with --open for development") from None
+            raise
         probe.subscribe(topics.presence(identity), on_presence)
         seen_presence.wait(0.5)  # a retained message arrives right after the subscription, if there is one
         if not presence or presence[-1].get("state") != "online":

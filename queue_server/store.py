@@ -267,6 +267,24 @@ class Store:
                 return out[i:]
         return out
 
+    def events_of_types(self, types, before_day: str | None = None) -> list[dict]:
+        """Events of the given types (of service days before `before_day`, if given), in order:
+        what outlives a service day, such as follow-up cases, is rebuilt from these."""
+        types = sorted(types)
+        sql = (f"SELECT type, ts, day, ticket, window, data FROM events WHERE site_id = ? AND type IN "
+               f"({', '.join('?' * len(types))})" + (" AND day < ?" if before_day else "") + " ORDER BY seq")
+        out = []
+        for type_, ts, day, ticket, window, data in self.conn.execute(
+                sql, (self.site_id, *types, *([before_day] if before_day else []))):
+            event = json.loads(data)
+            event.update(type=type_, at=ts, day=day)
+            if ticket is not None:
+                event["ticket"] = ticket
+            if window is not None:
+                event["window"] = window
+            out.append(event)
+        return out
+
     def replies_since(self, ts: float) -> dict[str, str]:
         cur = self.conn.execute("SELECT request_id, reply FROM requests WHERE site_id = ? AND ts >= ?",
                                 (self.site_id, ts))

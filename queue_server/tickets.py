@@ -6,7 +6,10 @@ A mixin of `queue_server.engine.Engine` (which holds the state); pure, like the 
 """
 from __future__ import annotations
 
-from queue_server.model import CALLED, CANCELLED, DONE, HELD, MISSED, SERVING, W_CLOSED, W_RATING, WAITING, Rejected, Ticket
+from queue_server import followups
+from queue_server.model import (
+    CALLED, CANCELLED, DONE, HELD, MISSED, SERVING, W_CLOSED, W_RATING, WAITING, Rejected, Ticket,
+)
 
 BAD_RATING = 2  # ratings 1-2 (dissatisfied, very dissatisfied) are bad reviews
 RATING_NAMES = {5: "very_satisfied", 4: "satisfied", 3: "basically_satisfied", 2: "dissatisfied",
@@ -176,9 +179,13 @@ class TicketRules:
         if t.rating is not None:
             raise Rejected("already_rated", f"ticket {t.number} has already been rated")
         score = args["score"]
-        return [self._event("ticket_rated", now, ticket=t.id, window=t.window, score=score,
-                            bad=score <= BAD_RATING, reason=args.get("reason"))], \
-            {"ticket": t.id, "rating": RATING_NAMES[score], "follow_up": score <= BAD_RATING}
+        if args.get("window") is not None and args["window"] != t.window:  # only that window's pad rates
+            raise Rejected("not_served_here", f"ticket {t.number} was not served at window {args['window']}")
+        clerk = self.windows[t.window].clerk  # signed in at the window that served the visit
+        rated = self._event("ticket_rated", now, ticket=t.id, window=t.window, score=score,
+                            bad=score <= BAD_RATING, reason=args.get("reason"), item=t.item, clerk=clerk)
+        case = followups.opened(rated, t.number, clerk, self.calendar, self.site.follow_up_days)
+        return [rated, *case], {"ticket": t.id, "rating": RATING_NAMES[score], "follow_up": bool(case)}
 
     def _set_business_type(self, args: dict, now: float):
         prefix = args["business_type"]

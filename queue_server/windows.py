@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from queue_server.dispatch import BREAK_OVERRUN, INF
 from queue_server.model import (
-    CALLED, DONE, HELD, SERVING, WAITING, W_CALLING, W_CLOSED, W_IDLE, W_PAUSED, W_RATING, W_SERVING, Rejected, Ticket, WindowState,
+    CALLED, DONE, HELD, SERVING, WAITING, W_CALLING, W_CLOSED, W_IDLE, W_PAUSED, W_RATING, W_SERVING, Rejected,
+    Ticket, WindowState,
 )
 
 

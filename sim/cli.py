@@ -105,8 +105,9 @@ def run(args: argparse.Namespace) -> int:
         out["target_met"] = ok
         if not args.json:
             print()
+            reach = "" if ok else " (NOT reachable with this hall's windows)"
             print(whatif.format_prediction(best_pred, f"suggested: windows per half hour for p90 under "
-                                           f"{args.target:g} min" + ("" if ok else " (NOT reachable with this hall's windows)")))
+                                           f"{args.target:g} min{reach}"))
             print("order windows open in: " + ", ".join(str(n) for n in whatif.staffing_order(site, arrivals)))
         if args.validate:
             share, fresh = whatif.validate(site, arrivals, best, args.target, days=args.validate)

@@ -11,7 +11,7 @@ under 10 minutes with a long tail of complex ones.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import date
 
 from onewindow import config

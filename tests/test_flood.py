@@ -1,6 +1,7 @@
 """Floods on a locked-down site: a client with a valid credential sends 100,000 bad commands; an honest
 console keeps issuing and is answered within a second; retained state stays whole; a kiosk issuing
-faster than people can is throttled and reported."""
+faster than people can is throttled and reported. A flooding device is not listened to for a while
+(the server unsubscribes its command topic, so the broker drops its messages)."""
 from __future__ import annotations
 
 import json
@@ -12,6 +13,7 @@ import time
 import pytest
 
 from onewindow.topics import Topics
+from queue_server import budget
 from tests.support import wait_until
 from tests.test_lockdown import SITE, Site
 
@@ -52,8 +54,9 @@ def _flood(site: Site, user: str, n: int) -> subprocess.Popen:
                              T.cmd("issue", user), T.reply(user), str(n)])
 
 
-def test_an_honest_issue_is_answered_within_a_second_during_a_flood(site, caplog):
-    caplog.set_level(logging.WARNING, logger="onewindow.server")
+def test_an_honest_issue_is_answered_within_a_second_during_a_flood(site, caplog, monkeypatch):
+    monkeypatch.setattr(budget, "QUARANTINE_SECONDS", 2.0)
+    caplog.set_level(logging.INFO, logger="onewindow.server")
     honest = site.client("console")
     honest.timeout, honest.attempts = 5.0, 1  # one attempt: a lost request fails here, a slow one below
     assert honest.issue("A")["ok"]  # warm
@@ -73,12 +76,18 @@ def test_an_honest_issue_is_answered_within_a_second_during_a_flood(site, caplog
     print(f"\nflood: {FLOOD:,} bad commands in {flood_seconds:.1f} s; honest issues {len(latencies)}, "
           f"p50 {latencies[len(latencies) // 2] * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms, "
           f"max {latencies[-1] * 1000:.1f} ms; server: bad {stats['bad']:,}, dropped {stats.get('dropped', 0):,}")
-    # The target is 1 s (measured here: p99 0.9-1.0 s with 100k junk messages in ~3 s, the honest request
-    # queued behind the junk on the server's one connection); on a loaded machine allow 3 s.
+    # The target is 1 s (measured here: p99 0.2-0.45 s, max 0.4-1.9 s); on a loaded machine allow 3 s.
     assert latencies[-1] < 3.0, latencies[-5:]
-    # Everything the flood sent was either refused as bad or dropped over budget: nothing was served.
-    assert wait_until(lambda: stats["bad"] + stats.get("dropped", 0) >= FLOOD * 0.99, 20), stats
-    lines = [r.getMessage() for r in caplog.records if "kiosk-2" in r.getMessage()]
+    # The server stopped listening to the flooder: the broker dropped most of it before it arrived.
+    assert "kiosk-2 floods the server: not listening to it" in caplog.text
+    assert stats["bad"] + stats.get("dropped", 0) < FLOOD / 2, stats
+    # (it may have been shut out more than once while the flood lasted) every quarantine ends:
+    assert wait_until(lambda: caplog.text.count("listening to kiosk-2 again")
+                      == caplog.text.count("kiosk-2 floods the server"), 15), caplog.text[-2000:]
+    kiosk = site.client("kiosk-2")
+    kiosk.timeout, kiosk.attempts = 3.0, 3
+    assert kiosk.issue("A")["ok"]  # after the quarantine, the kiosk is served again
+    lines = [r.getMessage() for r in caplog.records if "kiosk-2" in r.getMessage() and r.levelno >= logging.WARNING]
     assert len(lines) < 60, len(lines)  # a summary, not 100,000 lines
     assert all("\n" not in line and "\x00" not in line for line in lines)
     # Retained state is whole: the queue of A shows every waiting ticket, none lost in the flood.

@@ -214,3 +214,47 @@ def test_a_second_server_for_the_same_site_on_the_same_broker_is_refused(hall, t
     assert out.returncode == 1, out.stdout + out.stderr[-2000:]
     assert "another queue server of site demo-county" in out.stdout
     assert hall.client("kiosk-1").issue("A")["ok"]  # the first one was not disturbed
+
+
+def test_a_kiosk_cancels_only_the_tickets_it_issued(hall):
+    mine = hall.client("kiosk-1").issue("E")["ticket"]["number"]
+    theirs = hall.client("console").issue("E")["ticket"]["number"]
+    other = hall.client("kiosk-2")
+    assert other.cancel(mine)["error"]["code"] == "forbidden"
+    assert other.cancel(theirs)["error"]["code"] == "forbidden"
+    assert hall.client("kiosk-1").cancel(mine)["ok"]           # its own
+    assert hall.client("console").cancel(theirs)["ok"]          # the counter may cancel any
+
+
+def test_a_server_without_credentials_says_so_and_stops(hall, tmp_path):
+    out = subprocess.run([sys.executable, "-m", "cli", "server", "--broker", hall.broker.url, "--db",
+                          str(tmp_path / "x.db"), "--always-open"], capture_output=True, text=True, timeout=60,
+                         cwd=Path(__file__).resolve().parents[1])
+    assert out.returncode == 1 and "refused the server's connection" in out.stdout, out.stdout + out.stderr[-800:]
+    assert "--credentials" in out.stdout
+
+
+def test_a_rotated_password_works_after_a_reload_and_the_old_one_does_not(hall):
+    from tests.secure_broker import Probe
+
+    class B:
+        port, tls_port, files = hall.broker.port, hall.broker.tls_port, hall.files
+    old = hall.files.password("display-1")
+    security.generate(hall.site, hall.files.directory, rotate=("display-1",))
+    new = hall.files.password("display-1")
+    assert new != old and hall.files.password("kiosk-1") is not None
+    hall.broker.reload()
+    time.sleep(0.5)
+    for password, expected in ((old, False), (new, True)):
+        probe = Probe(B, "display-1", password, tls=True)
+        assert probe.connect() is expected, password == new
+        probe.close()
+
+
+def test_no_personal_data_in_retained_state(hall):
+    from queue_server.commands import contains_personal_data
+    retained: dict = {}
+    hall.transport("manager").subscribe(f"onewindow/{SITE}/#", lambda t, p: retained.__setitem__(t, p))
+    time.sleep(1.0)
+    assert len(retained) > 20
+    assert not [t for t, p in retained.items() if contains_personal_data(p.decode("utf-8", "replace"))]

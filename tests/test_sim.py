@@ -163,8 +163,9 @@ def test_what_if_works_for_any_business_type_letters_and_half_hours(tmp_path, ca
     arrivals = tmp_path / "arrivals.csv"
     arrivals.write_text("hour,G,K\n09:00,4,2\n09:30,6,3\n10:00,2,1\n", encoding="utf-8")
     assert cli.main(["--site", str(site), "--arrivals", str(arrivals), "--seeds", "1", "--target", "30",
-                     "--json"]) == 0
+                     "--validate", "3", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
+    assert out["fresh_days"] == 3 and 0 <= out["fresh_days_meeting_target_share"] <= 1
     assert set(out["suggested"]) <= {f"{h:02d}:{m:02d}" for h in range(8, 13) for m in (0, 30)}
     assert "09:30" in {h["from"] for h in out["prediction"]["hours"]}
 
