@@ -8,6 +8,7 @@ strict content policy):
                                 only the hash goes to the queue server; -> /book/done/{code}
     GET  /book/done/{code}      the booking code, its QR, the slot, check-in times, the no-show rule
     POST /book/cancel           cancel (code + the same identity)
+A signed-in clerk (the clerk page links to /book) books the same way, recorded as channel `counter`.
 Clerk API (signed-in clerk or manager, CSRF token):
     GET  /api/book/slots?business_type=A[&item=]    POST /api/book (JSON: business_type, item, start,
     and the identity fields) -> the booking, its QR (PNG data URI) and the text it encodes.
@@ -37,7 +38,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from console.app import SECURITY_HEADERS, error, json_body, ok, require, require_write
+from console.app import SECURITY_HEADERS, error, json_body, ok, require, require_write, session_of
 from console.hall import HallUnavailable
 from onewindow.booking_code import CODE_RE, qr_text
 from onewindow.identity import FIELDS, IdentityError, load_salt, protect
@@ -215,6 +216,12 @@ async def _form(request: Request) -> dict:
     return {k: v[0] for k, v in parse_qs(raw).items()}
 
 
+def _channel(request: Request) -> str:
+    """`counter` when a signed-in clerk books on the citizen's behalf (the clerk page links here), else `online`."""
+    s = session_of(request)
+    return "counter" if s is not None and s.role in ("clerk", "manager", "admin") else "online"
+
+
 async def submit(request: Request) -> Response:
     if not _same_origin(request):
         return render("无法预约 Cannot book", "<p class=err>请在本站页面预约。Book from this site's own page.</p>", 403)
@@ -226,7 +233,7 @@ async def submit(request: Request) -> Response:
         fields = await required(request, form.get("bt", ""))
         holder = await run_in_threadpool(protect, salt(request), fields, form)
         answer = await ask(request, "book", business_type=form.get("bt", ""), start=form.get("start", ""),
-                           holder=holder, channel="online", **({"item": form["item"]} if form.get("item") else {}))
+                           holder=holder, channel=_channel(request), **({"item": form["item"]} if form.get("item") else {}))
     except IdentityError as bad:
         return await slots_page(request, form, e(f"{LABELS[bad.field][0]}格式不对 · {LABELS[bad.field][1]}: "
                                                   f"{FIELDS[bad.field][1]}"), 400)

@@ -177,3 +177,29 @@ def test_the_manager_sees_todays_bookings_per_slot_and_their_check_in_state(hall
     states = {b["state"] for s in day["slots"] for b in s["bookings"]}
     assert "checked_in" in states and all(s["capacity"] for s in day["slots"])
     assert day["counts"]["checked_in"] >= 1
+
+
+def test_a_clerk_opens_the_booking_page_from_the_clerk_page_and_books_at_the_counter(hall, browser):
+    hall.clock.now = local_time(2026, 11, 23, 9, 0)
+    context = browser.new_context(viewport={"width": 1280, "height": 760}, locale="zh-CN")
+    page = context.new_page()
+    page.set_default_timeout(8000)
+    try:
+        page.goto(hall.url + "/login")
+        page.fill("#username", "wang")
+        page.fill("#secret", PASSWORD)
+        page.wait_for_selector("#window option[value='6']", state="attached")
+        page.select_option("#window", "6")
+        page.click("#sign-in")
+        page.wait_for_url(re.compile(r"/clerk$"))
+        assert page.get_attribute("#book-for-citizen", "href") == "/book"
+        page.goto(hall.url + "/book/slots?bt=E")
+        page.locator("input[name=start]:not([disabled])").first.check()
+        page.fill("input[name=id_last4]", "4321")
+        page.fill("input[name=phone]", "13955556666")
+        page.click("button[type=submit]")
+        page.wait_for_url(re.compile(r"/book/done/[A-Z0-9]{8}$"))
+        code = page.inner_text("#code")
+    finally:
+        context.close()
+    assert hall.server.engine.book.bookings[code].channel == "counter"
