@@ -10,7 +10,8 @@ appointment-only days and holidays), divided by the type's service minutes.
 The book changes only through `apply(event)`, so replaying the stored events rebuilds it; the engine
 (`queue_server/booking_rules.py`) decides commands with the checks here and emits the events.
 A booking holds its citizen's identity only as `holder`: a salted hash made by the console
-(`onewindow/identity.py`), never the numbers themselves; it is forgotten `purge_days` after the slot.
+(`onewindow/identity.py`), never the numbers themselves; `purge_days` after the slot the book forgets the
+booking whole (and the server removes the identity from the stored event).
 """
 from __future__ import annotations
 
@@ -272,16 +273,18 @@ class Book:
             b.state, b.ticket = (LATE if e.get("late") else CHECKED_IN), e.get("ticket")
         elif kind == "appointment_no_show":
             self.bookings[e["code"]].state = NO_SHOW
-        elif kind == "appointment_holders_purged":
+        elif kind == "appointment_holders_purged":  # long past: forgotten whole (the log keeps the rest)
             for code in e["codes"]:
-                b = self.bookings.get(code)
-                if b is not None and b.holder is not None:
-                    codes = self.by_holder.get(b.holder, [])
-                    if code in codes:
-                        codes.remove(code)
-                    if not codes:
-                        self.by_holder.pop(b.holder, None)
-                    b.holder = None
+                b = self.bookings.pop(code, None)
+                if b is None:
+                    continue
+                if b.state != CANCELLED:
+                    self._release(b)
+                codes = self.by_holder.get(b.holder, []) if b.holder else []
+                if code in codes:
+                    codes.remove(code)
+                if b.holder and not codes:
+                    self.by_holder.pop(b.holder, None)
 
     def _release(self, b: Booking) -> None:
         key = (b.business_type, b.start)

@@ -175,7 +175,9 @@ def test_identities_are_forgotten_after_the_purge_period(hall):
     hall.now = TEN + 61 * 86400
     events = hall.tick()
     assert {"type": "appointment_holders_purged", "codes": [b["code"]]}.items() <= events[-1].items()
-    assert hall.engine.book.bookings[b["code"]].holder is None and hall.engine.book.by_holder == {}
+    assert b["code"] not in hall.engine.book.bookings and hall.engine.book.by_holder == {}
+    assert hall.engine.book.taken == {}
+    assert hall.tick(1) == []  # once
 
 
 def test_the_book_is_rebuilt_by_replaying_its_events_across_days(hall, county):
