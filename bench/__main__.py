@@ -9,6 +9,8 @@ BENCHMARKS = {
     "mqtt": ("bench.mqtt_load", "echo threading patterns (network thread / worker / select loop), QoS 0 and 1"),
     "print": ("bench.bench_print", "time to build the ESC/POS bytes of a ticket and a notice slip, both text modes"),
     "clerk": ("bench.bench_clerk", "call pad key -> pad display through the bridge, Mosquitto and the server (p99)"),
+    "appointments": ("bench.bench_appointments", "the appointment book in the engine: book, slot query, check-in, "
+                                                 "tick, replay"),
     "dispatch": ("sim.report", "simulated days: Erlang C at 60-95% load, skills vs same-rule pooled, priority, "
                                "forecast vs scaled naive, what-if on fresh days"),
 }

@@ -140,6 +140,10 @@ class BookingRules:
         if now < self._appointments_due or self.day is None:
             return []
         missed, purge = self.book.due(now)
+        if not missed and not purge:
+            self._appointments_due = self.book.next_due()
+            return []
+        # (the due time stays passed: the next tick rescans, finds these done and moves it on)
         events = [self._event("appointment_no_show", now, code=b.code, business_type=b.business_type,
                               start=b.start) for b in missed]
         if purge:
@@ -195,7 +199,9 @@ class BookingRules:
     # ------------------------------------------------------------------ apply (events)
     def _on_appointment_event(self, e: dict) -> None:
         self.book.apply(e)
-        self._appointments_due = self.book.next_due()
+        b = self.book.bookings.get(e.get("code", ""))
+        if b is not None and e["type"] in ("appointment_booked", "appointment_changed"):
+            self._appointments_due = min(self._appointments_due, b.end)  # never later than the truth
 
     _on_appointment_booked = _on_appointment_changed = _on_appointment_cancelled = _on_appointment_event
     _on_appointment_checked_in = _on_appointment_no_show = _on_appointment_holders_purged = _on_appointment_event
