@@ -8,6 +8,7 @@ BENCHMARKS = {
     "issue": ("bench.bench_issue", "ticket issue through the server vs a bare echo: round trip and throughput"),
     "mqtt": ("bench.mqtt_load", "echo threading patterns (network thread / worker / select loop), QoS 0 and 1"),
     "print": ("bench.bench_print", "time to build the ESC/POS bytes of a ticket and a notice slip, both text modes"),
+    "kiosk": ("bench.bench_kiosk", "kiosk app: tap -> number on screen through broker and server; cold start"),
     "clerk": ("bench.bench_clerk", "call pad key -> pad display through the bridge, Mosquitto and the server (p99)"),
     "appointments": ("bench.bench_appointments", "the appointment book in the engine: book, slot query, check-in, "
                                                  "tick, replay"),

@@ -187,6 +187,7 @@ class ManagedBroker:
         self.port = port or free_port(self.host)
         self.binary = find_mosquitto(mosquitto)
         self.min_backoff, self.max_backoff = min_backoff, max_backoff
+        self.backoffs: list[float] = []  # the wait before each unplanned restart, in seconds
         self.autosave_seconds = autosave_seconds
         self.restarts = 0  # unplanned restarts done by the supervisor
         self._proc: subprocess.Popen | None = None
@@ -351,6 +352,7 @@ class ManagedBroker:
             if time.monotonic() - started > 30:
                 delay = self.min_backoff  # it had been running fine: restart promptly
             self.restarts += 1
+            self.backoffs.append(delay)
             log.warning("restarting mosquitto in %.1f s (restart %d)", delay, self.restarts)
             with self._lock:
                 self._lock.wait_for(lambda: self._stopping, timeout=delay)

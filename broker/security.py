@@ -74,7 +74,7 @@ def acl_text(site_id: str, devices: tuple[Device, ...]) -> str:
         f"topic readwrite {root}/#",
     ]
     reads = {
-        "kiosk": ("state/#",),
+        "kiosk": ("state/#", f"presence/{server_user(site_id)}"),  # the server's presence: "out of service"
         "display": ("state/#", "event/call"),
         "window": ("state/#", "event/call"),
         "console": ("state/#", "event/#", "presence/+", "device/+/status"),

@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "sim.cli",
     "queue_server.backup_command",
     "broker.credentials_command",
+    "kiosk.command",
     "console.command",
     "clerk.command",
 ]
