@@ -8,6 +8,7 @@ shows `CheckIn.words(lang)` and prints `CheckIn.ticket` like any other ticket.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 
 from onewindow.booking_code import code_from
@@ -21,6 +22,7 @@ WORDS = {  # error code -> (Chinese, English); {time} is filled in where the ser
     "already_checked_in": ("该预约已签到，号码 {ticket}。", "Already checked in: your number is {ticket}."),
     "booking_closed": ("该预约已取消或已过期，请现场取号。", "This booking was cancelled or missed: please take a walk-in ticket."),
     "too_late": ("您已迟到，预约失效，且现在不能现场取号。", "You are late for your appointment, and no walk-in ticket can be issued now."),
+    "appointments_only": ("今日仅办理预约业务，请先预约。", "Today the hall serves booked appointments only: please book a slot."),
     "unavailable": ("暂时无法连接排队系统，请稍后再试或咨询工作人员。", "The queue system cannot be reached: try again or ask staff."),
 }
 
@@ -38,6 +40,16 @@ class CheckIn:
 
     def words(self, lang: str = "zh") -> str:
         return self.message_zh if lang == "zh" else self.message_en
+
+
+def words_for(error: str, message: str, lang: str = "zh") -> str:
+    """The words for a refused check-in when only the server's message is at hand (the kiosk's refusal
+    screen): the time and the ticket number are read back out of it."""
+    times = re.findall(r"\b\d\d:\d\d\b", message or "")
+    ticket = re.findall(r"\b[A-Z]\d{3,5}\b", message or "")
+    zh, en = WORDS.get(error, WORDS["unknown_booking"])
+    text = zh if lang == "zh" else en
+    return text.format(time=times[-1] if times else "", ticket=ticket[-1] if ticket else "")
 
 
 def _refusal(code: str | None, error: str, detail: dict | None = None) -> CheckIn:

@@ -40,3 +40,31 @@ def test_the_kiosk_says_why_a_check_in_is_refused(tmp_path, county, clock):
     clock.now = SLOT + 25 * 60
     late = check_in(kiosk, booking["code"])
     assert late.ok and late.walk_in and "25 minutes late" in late.words("en") and late.ticket["number"] == "A001"
+
+
+def test_the_kiosk_presenter_checks_in_a_scanned_booking_qr_and_says_when_it_is_too_early(tmp_path):
+    """kioskui's presenter, offscreen: the booking QR -> the item's notice -> take -> the appointment's ticket."""
+    from tests.kiosk_support import Clock as KioskClock, Hall as KioskHall
+    from tests.support import county_site, wait_until
+    server_clock = KioskClock(SLOT - 3600)  # 09:30: too early
+    hall = KioskHall(county_site(), tmp_path, clock=server_clock, always_open=False)
+    try:
+        rt = hall.kiosk(clock=KioskClock())
+        assert wait_until(lambda: rt.presenter.screen().name == "home")
+        p = rt.presenter
+        booking = rt.queue_client.request("book", business_type="A", item="CB-01", start=SLOT, holder=HOLDER)["booking"]
+        p.identified(qr=qr_text(booking))
+        assert p.screen().name == "notice" and booking["code"] in p.screen().banner
+        p.tap("take")
+        s = p.screen()
+        assert s.name == "refused" and "签到时间未到，请于 10:00 后签到。" in [ln.text for ln in s.lines]
+        p.tap("done")
+        server_clock.now = SLOT - 600  # 10:20: on time
+        p.identified(qr=qr_text(booking))
+        p.tap("take")
+        assert wait_until(lambda: p.screen().name == "result")
+        assert p.screen().big == "A001"
+        status = rt.queue_client.request("booking_status", code=booking["code"])["booking"]
+        assert status["state"] == "checked_in" and status["ticket"].endswith(":A001")
+    finally:
+        hall.stop()
