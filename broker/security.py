@@ -75,8 +75,8 @@ def acl_text(site_id: str, devices: tuple[Device, ...]) -> str:
     ]
     reads = {
         "kiosk": ("state/#", f"presence/{server_user(site_id)}"),  # the server's presence: "out of service"
-        "display": ("state/#", "event/call"),
-        "window": ("state/#", "event/call"),
+        "display": ("state/#", "event/call", f"presence/{server_user(site_id)}"),  # marks "server offline"
+        "window": ("state/#", "event/call", f"presence/{server_user(site_id)}"),
         "console": ("state/#", "event/#", "presence/+", "device/+/status"),
         "manager": ("state/#", "event/#", "presence/+", "device/+/status"),
     }

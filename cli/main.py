@@ -26,6 +26,7 @@ COMMAND_MODULES = [
     "kiosk.command",
     "console.command",
     "clerk.command",
+    "display.command",
 ]
 
 

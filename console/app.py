@@ -292,8 +292,9 @@ async def http_error(request: Request, exc: HTTPException) -> Response:
 
 
 def create_app(hall: Hall, accounts: Accounts, signer: SessionSigner, *, secure_cookies: bool = False,
-               routes: Iterable[Route] = (), on_close=None) -> Starlette:
-    from console import booking, clerk  # the clerk page's and the booking page's routes (same package)
+               routes: Iterable[Route] = (), on_close=None, manager: dict | None = None) -> Starlette:
+    from console import booking, clerk, manager as manager_pages, ticket_page  # the pages' routes (same package)
+    from console.manager_desk import Desk
 
     @asynccontextmanager
     async def lifespan(app):
@@ -307,10 +308,11 @@ def create_app(hall: Hall, accounts: Accounts, signer: SessionSigner, *, secure_
         Route("/api/login", login, methods=["POST"]), Route("/api/logout", logout, methods=["POST"]),
         Route("/api/me", me), Route("/api/windows", windows_for_login),
         Route("/api/state", state_snapshot), Route("/api/events", events),
-        *clerk.routes(), *booking.routes(), *routes,
+        *clerk.routes(), *manager_pages.routes(), *ticket_page.routes(), *booking.routes(), *routes,
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ], exception_handlers={HTTPException: http_error}, lifespan=lifespan)
     app.state.hall, app.state.accounts, app.state.signer = hall, accounts, signer
     app.state.secure_cookies = secure_cookies
     app.state.throttle = LoginThrottle()
+    app.state.desk = Desk(hall, **(manager or {}))  # alerts and control for the manager pages
     return app

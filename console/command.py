@@ -27,6 +27,14 @@ def register(sub) -> None:
                    help="MQTT client id (default: console-<host name>)")
     p.add_argument("--session-hours", type=float, default=12.0, help="sign-in lifetime (default: 12)")
     p.add_argument("--secure-cookies", action="store_true", help="send the session cookie over HTTPS only")
+    p.add_argument("--db", default=None, help="the queue server's SQLite event log, read for the manager's "
+                                              "reports (default: var/<site id>.db)")
+    p.add_argument("--alerts-db", default="var/console-alerts.db",
+                   help="the console's own SQLite for alerts and their acknowledgements (default: var/console-alerts.db)")
+    p.add_argument("--alert-wait-minutes", type=float, default=30.0,
+                   help="alert when a ticket has waited longer than this (default: 30)")
+    p.add_argument("--alert-max-waiting", type=int, default=15,
+                   help="alert when more than this many wait for one business type (default: 15)")
     p.set_defaults(func=run)
     sub2 = p.add_subparsers(dest="console_command", metavar="add-user")
     a = sub2.add_parser("add-user", help="create (or with --replace, reset) a console account")
@@ -77,9 +85,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"no users file at {args.users}: create an account first with "
               f"`onewindow console add-user NAME --role admin --users {args.users}`", file=sys.stderr)
         return 2
+    from console.alerts import AlertPolicy
+    manager = {"log_db": args.db or f"var/{args.site}.db", "alerts_db": args.alerts_db,
+               "policy": AlertPolicy(wait_minutes=args.alert_wait_minutes, max_waiting=args.alert_max_waiting)}
     runner = ConsoleRunner(settings_from_args(args), args.site, args.users, host=args.host, port=args.port,
                            client_id=args.client_id, secret=load_secret(args.secret_file),
-                           session_ttl=args.session_hours * 3600, secure_cookies=args.secure_cookies)
+                           session_ttl=args.session_hours * 3600, secure_cookies=args.secure_cookies,
+                           manager=manager)
     print(f"console: http://{args.host}:{args.port}/ (site {args.site})", flush=True)
     runner.serve()
     return 0

@@ -42,12 +42,13 @@ class ConsoleRunner:
     def __init__(self, settings: BrokerSettings, site_id: str, users: str | os.PathLike, *,
                  host: str = "127.0.0.1", port: int = 8080, client_id: str = "console",
                  secret: bytes | None = None, session_ttl: float = DEFAULT_TTL, secure_cookies: bool = False,
-                 command_timeout: float = 1.5, routes=()):
+                 command_timeout: float = 1.5, routes=(), manager: dict | None = None):
         self.transport = MqttTransport(settings, site_id, client_id, role="console")
         self.hall = Hall(self.transport, site_id, client_id, timeout=command_timeout)
         self.accounts = Accounts(users)
         self.signer = SessionSigner(secret or secrets.token_bytes(32), ttl=session_ttl)
-        self.app = create_app(self.hall, self.accounts, self.signer, secure_cookies=secure_cookies, routes=routes)
+        self.app = create_app(self.hall, self.accounts, self.signer, secure_cookies=secure_cookies, routes=routes,
+                              manager=manager)
         config = uvicorn.Config(self.app, host=host, port=port, log_level="warning", access_log=False,
                                 timeout_graceful_shutdown=2, lifespan="on")
         self.server = uvicorn.Server(config)

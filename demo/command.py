@@ -39,6 +39,8 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=None, help="random seed of the simulated people")
     p.add_argument("--no-printers", action="store_true",
                    help="kiosks without (fake) thermal printers: tickets are only issued, not printed")
+    p.add_argument("--display", choices=("landscape", "portrait"), default=None,
+                   help="also open the hall display in a window (Kivy; needs a screen), speaking the calls")
     p.set_defaults(func=run)
 
 
@@ -73,6 +75,8 @@ def run(args: argparse.Namespace) -> int:
                             speed=args.speed, windows=args.windows, seed=args.seed, printing=not args.no_printers)
         running.append(sim)
         sim.start()
+        if args.display:
+            running.append(_HallDisplay(settings_for("display-1", "display"), site.site_id, args.display, state))
         print(f"onewindow demo: {site.name} ({site.site_id}) on {settings.url}; server log {server.log_path}; "
               "Ctrl-C stops", file=sys.stderr)
         _show(view, sim, stop, args.duration, interactive)
@@ -84,6 +88,32 @@ def run(args: argparse.Namespace) -> int:
             if isinstance(thing, SimulatedHall):
                 for path in thing.save_rolls(state):
                     print(f"the end of a kiosk's paper roll: {path}", file=sys.stderr)
+
+
+class _HallDisplay:
+    """`onewindow display` as a child process, connected as the site's display device."""
+
+    def __init__(self, settings: BrokerSettings, site_id: str, layout: str, state: Path):
+        import os
+        import subprocess
+
+        env = dict(os.environ)
+        if settings.username:
+            env.update(ONEWINDOW_MQTT_USERNAME=settings.username, ONEWINDOW_MQTT_PASSWORD=settings.password or "")
+        url = f"mqtt://{settings.host}:{settings.port}"
+        self.log = open(state / "display.log", "ab")
+        self.proc = subprocess.Popen([sys.executable, "-m", "cli", "display", "--site", site_id, "--broker", url,
+                                      "--layout", layout, "--windowed", "--voice-dir", str(state / "voice")],
+                                     env=env, stdout=self.log, stderr=subprocess.STDOUT)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except Exception:  # noqa: BLE001 - a display that does not stop is killed
+                self.proc.kill()
+        self.log.close()
 
 
 def _log_to_file(path: Path) -> None:

@@ -109,6 +109,7 @@ class DisplayView:
     notice: str
     connection_lost: bool
     service_day: str | None
+    server_offline: bool = False  # the broker is there but the queue server's presence says offline
 
 
 @dataclass
@@ -134,10 +135,23 @@ class DisplayModel:
         self._site: dict = {}
         self._display: dict = {}
         self._day: str | None = None
+        self._servers: dict[str, bool] = {}  # queue servers' presence: online?
         self._whole = False  # the first retained display state has been read
         self.connected = False
         self.version = 0  # bumped on every change: the screen redraws when it moves
         self._listeners: list[Callable[[Call], None]] = []
+        self._watchers: list[Callable[[], None]] = []
+
+    def on_update(self, watcher: Callable[[], None]) -> None:
+        """Call `watcher()` after every change (any thread): the screen schedules a redraw."""
+        self._watchers.append(watcher)
+
+    def _updated(self) -> None:
+        for watcher in self._watchers:
+            try:
+                watcher()
+            except Exception:
+                log.exception("a display watcher failed")
 
     # --- input ---------------------------------------------------------------------------------
     def on_new_call(self, listener: Callable[[Call], None]) -> None:
@@ -149,6 +163,9 @@ class DisplayModel:
                 self.connected = connected
                 self.version += 1
                 log.info("display %s", "connected" if connected else "lost its broker connection")
+            else:
+                return
+        self._updated()
 
     def apply_state(self, key: tuple[str, ...], value: dict | None) -> None:
         """A StateMirror change: ("display",), ("site",), ("window", "3"), ("queue", "A")."""
@@ -162,6 +179,13 @@ class DisplayModel:
             elif kind == "site":
                 self._site = value or {}
                 self._new_day(self._site.get("service_day"))
+            elif kind == "presence" and len(key) == 2:
+                if value is None or value.get("role") != "server":
+                    if key[1] not in self._servers:
+                        return
+                    self._servers.pop(key[1], None)
+                else:
+                    self._servers[key[1]] = value.get("state") == "online"
             elif kind == "display":
                 self._display = value or {}
                 self._new_day(self._display.get("service_day"))
@@ -169,6 +193,7 @@ class DisplayModel:
             else:
                 return
             self.version += 1
+        self._updated()
         self._tell(new)
 
     def apply_call_payload(self, payload: bytes | str | dict) -> None:
@@ -186,6 +211,7 @@ class DisplayModel:
             if fresh:
                 self.version += 1
         if fresh:
+            self._updated()
             self._tell([call])
 
     @staticmethod
@@ -258,11 +284,12 @@ class DisplayModel:
                 headline=head.call if head else None, highlighted=highlighted,
                 recent=tuple(s.call for s in ordered[1:RECENT + 1]),
                 windows=self._window_rows(), queues=self._queue_rows(),
-                clock=wall.strftime("%H:%M:%S"),
+                clock=wall.strftime("%H:%M"),  # minutes: a label that changes every second costs a texture a second
                 date_zh=f"{wall.year}年{wall.month}月{wall.day}日 星期{WEEKDAYS_ZH[wall.weekday()]}",
                 date_en=wall.strftime("%a %d %b %Y"),
                 notice=notice_text(self._display.get("notice")),
-                connection_lost=not self.connected, service_day=self._day)
+                connection_lost=not self.connected, service_day=self._day,
+                server_offline=bool(self._servers) and not any(self._servers.values()))
 
     def _window_rows(self) -> tuple[WindowRow, ...]:
         rows = {}

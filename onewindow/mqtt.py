@@ -39,13 +39,15 @@ class MqttTransport:
 
     def __init__(self, settings: BrokerSettings, site: str, client_id: str, role: str = "client",
                  on_connected: Hook | None = None, *, presence: bool = True, keepalive: int = 30,
-                 on_batch_end: Hook | None = None, max_batch: int = 256, idle_interval: float = 1.0):
+                 on_batch_end: Hook | None = None, max_batch: int = 256, idle_interval: float = 1.0,
+                 retry_max: float = 5.0):
         self.settings, self.site, self.client_id, self.role = settings, site, client_id, role
         self.on_connected = on_connected
         self.on_batch_end = on_batch_end
         self.presence = presence
         self._max_batch = max_batch
         self._idle_interval = idle_interval  # on_batch_end runs at least this often
+        self._retry_max = retry_max  # longest wait between connection attempts (a hall display: 1 s)
         # Presence under the broker user name when there is one: the ACL lets a client write only its own.
         self._presence_topic = Topics(site).presence(settings.username or client_id)
         self._subs = Subscriptions()
@@ -253,7 +255,7 @@ class MqttTransport:
                         self._wake_r.recv(64)
                     except OSError:
                         pass
-                    delay = min(delay * 2, 5.0)
+                    delay = min(delay * 2, self._retry_max)
                     continue
             try:
                 self._select_once(c)

@@ -88,6 +88,13 @@ def _appointment(v: Any) -> dict:
     return {"ref": _str(REQUEST_ID_RE, 64)(v["ref"]), "start": _time(v["start"])}
 
 
+def _notice(v: Any) -> str:
+    """The hall display notice: up to 200 characters, "" clears it."""
+    if not isinstance(v, str) or len(v) > 200:
+        raise ValueError("must be a string of at most 200 characters (empty clears the notice)")
+    return v
+
+
 WINDOW = _int(1, 999)
 CLERK = _str(CLERK_RE, 32)
 TICKET = _str(re.compile(r"^[A-Za-z0-9:_.\-]{1,100}$"), 100)
@@ -114,11 +121,12 @@ SCHEMAS: dict[str, dict[str, tuple[Callable, bool]]] = {
               "priority_group": (_str(None, 20), False), "appointment": (_appointment, False),
               "channel": (_str(choices=("kiosk", "counter", "online", "app", "bench")), False),
               "kiosk": (_str(CLIENT_ID_RE, 64), False)},
-    "cancel": {"ticket": (TICKET, True), "reason": (_str(re.compile(r"^[a-z_]{1,40}$"), 40), False)},
-    "sign_in": dict(WINDOW_CMD),
-    "sign_out": dict(WINDOW_CMD),
-    "pause": {**WINDOW_CMD, "reason": (TEXT, False)},
-    "resume": dict(WINDOW_CMD),
+    "cancel": {"ticket": (TICKET, True), "reason": (_str(re.compile(r"^[a-z_]{1,40}$"), 40), False),
+               "manager": (CLERK, False)},
+    "sign_in": {**WINDOW_CMD, "manager": (CLERK, False)},
+    "sign_out": {**WINDOW_CMD, "manager": (CLERK, False)},
+    "pause": {**WINDOW_CMD, "reason": (TEXT, False), "manager": (CLERK, False)},
+    "resume": {**WINDOW_CMD, "manager": (CLERK, False)},
     "call_next": dict(WINDOW_CMD),
     "call": {**WINDOW_CMD, "ticket": (TICKET, True)},
     "recall": dict(WINDOW_CMD),
@@ -133,6 +141,7 @@ SCHEMAS: dict[str, dict[str, tuple[Callable, bool]]] = {
              "reason": (_str(re.compile(r"^[a-z_]{1,40}$"), 40), False)},
     "set_business_type": {"business_type": (PREFIX, True), "open": (_bool, True),
                           "manager": (CLERK, False)},
+    "set_notice": {"text": (_notice, True), "manager": (CLERK, False)},
     "follow_up": {"case": (TICKET, True), "action": (_str(choices=("assign", "note", "contact", "close")), True),
                   "manager": (CLERK, True), "owner": (CLERK, False), "text": (TEXT, False),
                   "outcome": (_str(re.compile(r"^[a-z_]{1,40}$"), 40), False)},

@@ -34,12 +34,12 @@ FORECAST_MAX_AGE = 30.0  # seconds a forecast is reused while only plain tickets
 PRIORITY_WINDOW = 3600.0  # the forecast expects priority citizens at the rate of the last hour
 
 COMMANDS = ("issue", "cancel", "sign_in", "sign_out", "pause", "resume", "call_next", "call", "recall", "start",
-            "finish", "no_show", "transfer", "hold", "call_back", "rate", "set_business_type", "follow_up"
-            ) + APPOINTMENT_COMMANDS
+            "finish", "no_show", "transfer", "hold", "call_back", "rate", "set_business_type", "set_notice",
+            "follow_up") + APPOINTMENT_COMMANDS
 EVENTS = ("day_started", "day_closed", "ticket_issued", "ticket_cancelled", "window_opened", "window_closed",
           "window_paused", "window_resumed", "ticket_called", "ticket_recalled", "service_started",
           "service_finished", "ticket_missed", "ticket_requeued", "ticket_transferred", "ticket_held",
-          "ticket_rated", "rating_skipped", "business_type_set") + APPOINTMENT_EVENTS
+          "ticket_rated", "rating_skipped", "business_type_set", "notice_set") + APPOINTMENT_EVENTS
 
 
 class Engine(TicketRules, WindowRules, Views, BookingRules):
@@ -65,6 +65,7 @@ class Engine(TicketRules, WindowRules, Views, BookingRules):
         self.observed: dict[str, list[float]] = {}  # item code or business type -> [seconds, count]
         self.recent_calls: deque[dict] = deque(maxlen=RECENT_CALLS)
         self.ratings: dict[int, int] = {s: 0 for s in RATING_NAMES}
+        self.notice: str | None = None  # the manager's notice on the hall displays, for this service day
         self.version = 0  # bumped by every applied event
         self.changed_windows: set[int] = set()
         self.changed_types: set[str] = set()
@@ -85,6 +86,9 @@ class Engine(TicketRules, WindowRules, Views, BookingRules):
             new_events, reply = decide(self, args, now)
         except Rejected as rejected:
             return events, {"ok": False, "error": rejected.as_error()}
+        if args.get("manager"):  # a manager acted (console): the audit trail names them in each event
+            for event in new_events:
+                event.setdefault("manager", args["manager"])
         for event in new_events:
             self.apply(event)
         events.extend(new_events)
@@ -195,12 +199,24 @@ class Engine(TicketRules, WindowRules, Views, BookingRules):
         self.observed.clear()
         self.recent_calls.clear()
         self.ratings = {s: 0 for s in RATING_NAMES}
+        self.notice = None
         self.changed_windows.update(self.windows)
         self.changed_types.update(self.lines)
         self._invalidate()
 
     def _on_day_closed(self, e: dict) -> None:
         pass
+
+    def _set_notice(self, args: dict, now: float):
+        """A manager's notice for the hall displays (`state/display` `notice`); "" clears it."""
+        text = (args.get("text") or "").strip() or None
+        if text == self.notice:
+            return [], {"notice": text}
+        return [self._event("notice_set", now, text=text)], {"notice": text}
+
+    def _on_notice_set(self, e: dict) -> None:
+        self.notice = e.get("text") or None
+        self.changed_windows.update(self.windows)  # so the server republishes state/display
 
     # Follow-up cases of bad ratings: decided and folded in queue_server/followups.py.
     def _follow_up(self, args: dict, now: float):

@@ -47,12 +47,18 @@ class Views:
                 if len(head) == 5:
                     break
         wait = fc.peek(prefix, now)
+        oldest = min((t.arrival for t in self.lines[prefix].values()), default=None)
+        for line in self.targeted.values():
+            for t in line.values():
+                if t.business_type == prefix and (oldest is None or t.arrival < oldest):
+                    oldest = t.arrival
         return {
             "business_type": prefix, "name": bt.name, "name_en": bt.name_en, "open": self.type_open[prefix],
             "waiting": waiting, "next": head,
             "issued_today": self.issued.get(prefix, 0),
             "quota_left": None if bt.daily_quota is None else max(0, bt.daily_quota - self.issued.get(prefix, 0)),
             "estimated_wait_min": None if wait is None else round(wait / 60.0, 1),
+            "longest_wait_since": None if oldest is None else self.calendar.iso(oldest),
             "windows_open": sum(1 for w in self.windows.values()
                                 if w.state not in (W_CLOSED, W_PAUSED) and prefix in self.dispatch.serves[w.number]),
         }
@@ -62,7 +68,7 @@ class Views:
         calls.reverse()
         return {
             "site": self.site.site_id, "name": self.site.name, "service_day": self.day,
-            "calls": calls[:10],
+            "calls": calls[:10], "notice": self.notice,
             "windows": [{"window": w.number, "name": self.site.window(w.number).name, "state": w.state,
                          "number": self.tickets[w.ticket].number if w.ticket else None}
                         for w in self.windows.values()],

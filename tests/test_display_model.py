@@ -168,6 +168,19 @@ def test_notice_and_date():
     m = DisplayModel()
     m.apply_state(("display",), {"notice": {"text": "请保管好随身物品"}})
     v = m.view(datetime(2026, 11, 23, 9, 5, 7))
-    assert v.notice == "请保管好随身物品" and v.clock == "09:05:07"
+    assert v.notice == "请保管好随身物品" and v.clock == "09:05"
     assert v.date_zh == "2026年11月23日 星期一" and v.date_en == "Mon 23 Nov 2026"
     assert v.connection_lost  # not yet connected
+
+
+def test_a_queue_server_gone_offline_is_shown_while_the_broker_stays(model):
+    model.apply_call_payload(call("A001", 1))
+    model.apply_state(("presence", "kiosk-1"), {"client": "kiosk-1", "role": "kiosk", "state": "offline"})
+    assert not model.view().server_offline  # a kiosk is not the server
+    model.apply_state(("presence", "server-demo"), {"client": "server-demo", "role": "server", "state": "online"})
+    assert not model.view().server_offline
+    model.apply_state(("presence", "server-demo"), {"client": "server-demo", "role": "server", "state": "offline"})
+    v = model.view()
+    assert v.server_offline and not v.connection_lost and v.headline.number == "A001"
+    model.apply_state(("presence", "server-demo"), {"client": "server-demo", "role": "server", "state": "online"})
+    assert not model.view().server_offline
