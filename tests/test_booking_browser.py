@@ -203,3 +203,26 @@ def test_a_clerk_opens_the_booking_page_from_the_clerk_page_and_books_at_the_cou
     finally:
         context.close()
     assert hall.server.engine.book.bookings[code].channel == "counter"
+
+
+def test_the_manager_page_shows_todays_bookings_and_the_report_their_waits_and_no_shows(hall, browser):
+    hall.console.app.state.desk.log_db = str(hall.dir / "q.db")
+    with httpx.Client(base_url=hall.url) as web:
+        assert web.post("/api/login", json={"username": "boss", "password": PASSWORD}).status_code == 200
+        report = web.get("/api/manager/report", params={"day": "2026-11-23"}).json()
+    a = report["appointments"]
+    assert a["bookings"] >= 1 and a["checked_in"] >= 1 and a["booked_wait"]["n"] >= 1
+    assert "no_show_rate" in a and "walk_in_wait" in a  # (the walk-ins of this test were never called)
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="zh-CN")
+    page = context.new_page()
+    page.set_default_timeout(8000)
+    try:
+        page.goto(hall.url + "/login")
+        page.fill("#username", "boss")
+        page.fill("#secret", PASSWORD)
+        page.click("#sign-in")
+        page.wait_for_url(re.compile(r"/manager$"))
+        row = page.locator("#bookings tr.slot").filter(has_text="10:30 A")
+        playwright_api.expect(row).to_contain_text("已签到 Checked in 1")
+    finally:
+        context.close()
