@@ -5,6 +5,7 @@ show that the citizen's numbers never travel, and the hash only from the console
 from __future__ import annotations
 
 import base64
+import io
 import json
 import logging
 import os
@@ -69,11 +70,7 @@ def phone(browser):
 def qr_of(page) -> str:
     src = page.get_attribute("img.qr", "src")
     png = base64.b64decode(src.split(",", 1)[1])
-    (IMAGES / "_qr.png").write_bytes(png)
-    try:
-        found = zxingcpp.read_barcodes(Image.open(IMAGES / "_qr.png"))
-    finally:
-        (IMAGES / "_qr.png").unlink()
+    found = zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))
     assert found, "no QR code found in the booking's image"
     return found[0].text
 
