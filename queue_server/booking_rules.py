@@ -125,6 +125,10 @@ class BookingRules:
         appointment = args.get("appointment")
         if appointment is not None and str(appointment.get("ref", "")).upper() in self.book.bookings:
             return self._check_in({"code": appointment["ref"], "kiosk": args.get("kiosk")}, now)
+        if appointment is not None and args.get("kiosk") and self.book.policy.enabled:
+            # A kiosk naming an appointment the book does not hold (a made-up QR): no head start for it.
+            args = {k: v for k, v in args.items() if k != "appointment"}
+            appointment = None
         if appointment is None:
             kind = self.book.day_kind(self.calendar.local(now).date())
             if kind in ("appointments_only", "holiday"):

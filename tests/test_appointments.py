@@ -286,3 +286,10 @@ def test_an_issue_naming_a_booking_from_its_qr_is_its_check_in(hall):
     got = hall.ok("issue", business_type="A", appointment={"ref": b["code"], "start": TEN})
     assert got["booking"]["state"] == "checked_in" and got["ticket"]["number"] == "A001"
     hall.no("issue", "already_checked_in", business_type="A", appointment={"ref": b["code"], "start": TEN})
+
+
+def test_a_made_up_appointment_from_a_kiosk_gets_no_head_start(hall):
+    got = hall.ok("issue", business_type="A", kiosk="kiosk-1", appointment={"ref": "R-FAKE-1", "start": hall.now})
+    assert hall.engine.tickets[got["ticket"]["id"]].appointment_start is None
+    got = hall.ok("issue", business_type="A", appointment={"ref": "apt-1", "start": hall.now})  # a program (the sim)
+    assert hall.engine.tickets[got["ticket"]["id"]].appointment_start == hall.now
