@@ -8,6 +8,7 @@ strict content policy):
                                 only the hash goes to the queue server; -> /book/done/{code}
     GET  /book/done/{code}      the booking code, its QR, the slot, check-in times, the no-show rule
     POST /book/cancel           cancel (code + the same identity)
+    GET  /book/slots?...&change=CODE   pick a new slot for a booking (POST /book then sends change_booking)
 A signed-in clerk (the clerk page links to /book) books the same way, recorded as channel `counter`.
 Clerk API (signed-in clerk or manager, CSRF token):
     GET  /api/book/slots?business_type=A[&item=]    POST /api/book (JSON: business_type, item, start,
@@ -186,7 +187,8 @@ async def slots_page(request: Request, form: dict | None = None, problem: str = 
     title = (item or {}).get("name") or next((b["name"] for b in _types(request) if b["prefix"] == prefix), prefix)
     body = (f'{_notice(item)}<form method=post action="/book"><input type=hidden name=bt value="{e(prefix)}">'
             f'<input type=hidden name=item value="{e(code or "")}">'
-            f'{f"<p class=err>{problem}</p>" if problem else ""}'
+            + (f'<input type=hidden name=change value="{e(q["change"])}">' if CODE_RE.fullmatch(q.get("change", "")) else "")
+            + f'{f"<p class=err>{problem}</p>" if problem else ""}'
             f'<h2>选择时段 <small>Pick a slot</small></h2>{_slot_inputs(answer["slots"], q.get("start"))}'
             f'<h2>预约人 <small>Who is coming</small></h2>{fields}'
             f'<p class=rule>{e(answer["rule_zh"])}<br><small>{e(answer["rule"])}</small></p>'
@@ -232,8 +234,12 @@ async def submit(request: Request) -> Response:
     try:
         fields = await required(request, form.get("bt", ""))
         holder = await run_in_threadpool(protect, salt(request), fields, form)
-        answer = await ask(request, "book", business_type=form.get("bt", ""), start=form.get("start", ""),
-                           holder=holder, channel=_channel(request), **({"item": form["item"]} if form.get("item") else {}))
+        if CODE_RE.fullmatch(form.get("change", "")):  # a new slot for an existing booking (same code)
+            answer = await ask(request, "change_booking", code=form["change"], holder=holder, start=form.get("start", ""))
+        else:
+            answer = await ask(request, "book", business_type=form.get("bt", ""), start=form.get("start", ""),
+                               holder=holder, channel=_channel(request),
+                               **({"item": form["item"]} if form.get("item") else {}))
     except IdentityError as bad:
         return await slots_page(request, form, e(f"{LABELS[bad.field][0]}格式不对 · {LABELS[bad.field][1]}: "
                                                   f"{FIELDS[bad.field][1]}"), 400)
@@ -266,6 +272,8 @@ async def done_page(request: Request) -> Response:
             f'<small>Check in at a hall kiosk (scan this code) between {e(b["check_in_from"][11:16])} and '
             f'{e(b["check_in_until"][11:16])}; later, you queue as a walk-in.</small></p>'
             f'<p class=rule>{e(b["rule_zh"])}<br><small>{e(b["rule"])}</small></p></section>'
+            f'<p><a id=change href="/book/slots?bt={e(b["business_type"])}&amp;item={quote(b.get("item") or "")}'
+            f'&amp;change={e(b["code"])}">改约 <small>Change the slot</small></a></p>'
             f'<form method=post action="/book/cancel"><h2>取消预约 <small>Cancel</small></h2>'
             f'<input type=hidden name=code value="{e(b["code"])}">'
             + "".join(f'<label>{LABELS[f][0]} <small>{LABELS[f][1]}</small><input name={f} type={LABELS[f][2]} '

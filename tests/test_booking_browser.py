@@ -223,3 +223,21 @@ def test_the_manager_page_shows_todays_bookings_and_the_report_their_waits_and_n
         playwright_api.expect(row).to_contain_text("已签到 Checked in 1")
     finally:
         context.close()
+
+
+def test_a_citizen_moves_a_booking_to_another_slot_from_the_booking_page(hall, phone):
+    hall.clock.now = local_time(2026, 11, 23, 9, 0)
+    phone.goto(hall.url + "/book/slots?bt=C")
+    phone.check("input[name=start][value='2026-11-24T09:30:00+08:00']")
+    phone.fill("input[name=id_last4]", "2468")
+    phone.fill("input[name=phone]", "13722223333")
+    phone.click("button[type=submit]")
+    phone.wait_for_url(re.compile(r"/book/done/[A-Z0-9]{8}$"))
+    code = phone.inner_text("#code")
+    phone.click("#change")
+    phone.check("input[name=start][value='2026-11-24T13:30:00+08:00']")
+    phone.fill("input[name=id_last4]", "2468")
+    phone.fill("input[name=phone]", "13722223333")
+    phone.click("button[type=submit]")
+    phone.wait_for_url(re.compile(rf"/book/done/{code}$"))
+    assert phone.inner_text("#when") == "2026-11-24 13:30–14:30"
