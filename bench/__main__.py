@@ -14,6 +14,8 @@ BENCHMARKS = {
     "clerk": ("bench.bench_clerk", "call pad key -> pad display through the bridge, Mosquitto and the server (p99)"),
     "appointments": ("bench.bench_appointments", "the appointment book in the engine: book, slot query, check-in, "
                                                  "tick, replay"),
+    "city": ("bench.bench_city", "city tier: events/s into the city store from N halls, a late city subscriber "
+                                 "whole for N halls, the city report over a month"),
     "display": ("bench.bench_display", "hall display: call -> screen updated through Mosquitto, frame time while a "
                                        "call animates (Kivy offscreen)"),
     "dispatch": ("sim.report", "simulated days: Erlang C at 60-95% load, skills vs same-rule pooled, priority, "
