@@ -9,17 +9,16 @@ up again when it is back.
 """
 from __future__ import annotations
 
-import json
 import logging
 import queue
 import threading
-from datetime import datetime
 
 from clerk.config import BridgeConfig, PadConfig
 from hardware.pads import KEY, KEYS, RATING, RATING_REQUEST, Frame, PadBus
 from onewindow.client import QueueClient, RequestTimeout, identity_of
 from onewindow.mirror import StateMirror
 from onewindow.topics import Topics
+from onewindow.transport import local_now_iso
 
 log = logging.getLogger("onewindow.bridge")
 
@@ -208,6 +207,5 @@ class Bridge:
             if status == self._status:
                 return
             self._status = status
-        body = {**status, "at": datetime.now().astimezone().isoformat(timespec="seconds")}
-        self.transport.publish(self.topics.device_status(self.device_id),
-                               json.dumps(body, ensure_ascii=False, separators=(",", ":")), qos=1, retain=True)
+        self.transport.publish(self.topics.device_status(self.device_id), {**status, "at": local_now_iso()},
+                               qos=1, retain=True)

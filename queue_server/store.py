@@ -31,6 +31,7 @@ import sqlite_utils
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from onewindow.transport import dumps
 from queue_server import dbguard
 from queue_server.dbguard import DatabaseUnusable
 
@@ -210,7 +211,7 @@ class Store:
             data = {k: v for k, v in event.items() if k not in COLUMNS}
             rows.append((new_event_id(), self.site_id, seq, event["day"], self._iso(event["at"]), event["at"],
                          event["type"], event.get("ticket"), event.get("window"), request_id,
-                         json.dumps(data, ensure_ascii=False, separators=(",", ":"))))
+                         dumps(data)))
             seq += 1
         req_rows = [(self.site_id, rid, cmd, self._iso(ts), ts, int(ok), reply)
                     for rid, cmd, ts, ok, reply in requests]
