@@ -16,11 +16,16 @@ ROOT = Path(__file__).resolve().parent.parent
 IMAGES = ROOT / "docs" / "images"
 
 
+def offscreen_env(kivy_home: Path) -> dict:
+    """The environment of a Kivy child process without a screen or sound card."""
+    return dict(os.environ, SDL_VIDEODRIVER="offscreen", SDL_AUDIODRIVER="dummy", KIVY_NO_ARGS="1",
+                KIVY_CLIPBOARD="sdl2", KIVY_HOME=str(kivy_home), KIVY_NO_CONSOLELOG="1")
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     out = tmp_path_factory.mktemp("display")
-    env = dict(os.environ, SDL_VIDEODRIVER="offscreen", SDL_AUDIODRIVER="dummy", KIVY_NO_ARGS="1",
-               KIVY_CLIPBOARD="sdl2", KIVY_HOME=str(out / "kivy"), KIVY_NO_CONSOLELOG="1")
+    env = offscreen_env(out / "kivy")
     IMAGES.mkdir(parents=True, exist_ok=True)
     procs = {name: subprocess.Popen([sys.executable, str(ROOT / "tests" / "display_harness.py"), name, layout,
                                      str(out), str(IMAGES)], env=env, stdout=subprocess.PIPE,
@@ -85,8 +90,7 @@ def test_a_broker_restart_shows_connection_lost_and_the_display_is_whole_again_w
 
 
 def test_the_display_benchmark_runs_and_ends_with_its_json_line(tmp_path):
-    env = dict(os.environ, SDL_VIDEODRIVER="offscreen", SDL_AUDIODRIVER="dummy", KIVY_NO_ARGS="1",
-               KIVY_HOME=str(tmp_path / "kivy"), KIVY_NO_CONSOLELOG="1")
+    env = offscreen_env(tmp_path / "kivy")
     out = subprocess.run([sys.executable, "-m", "bench", "display", "--calls", "5", "--interval", "0.1",
                           "--size", "480x270"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
