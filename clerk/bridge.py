@@ -122,7 +122,7 @@ class Bridge:
             self.bus.show(pad.address, "SIGN IN")
             return
         if key == "rating_request":
-            self._request_rating(pad.window, window, force=True)
+            self._request_rating(pad.window, window)
             return
         args: dict = {}
         if key == "pause":
@@ -170,7 +170,7 @@ class Bridge:
         if value and value.get("state") == "rating":
             self._request_rating(number, value)
 
-    def _request_rating(self, number: int, window: dict, force: bool = False) -> None:
+    def _request_rating(self, number: int, window: dict) -> None:
         ticket = window.get("awaiting_rating")
         if not ticket:
             return
