@@ -27,6 +27,7 @@ COMMAND_MODULES = [
     "console.command",
     "clerk.command",
     "display.command",
+    "city.command",
 ]
 
 
