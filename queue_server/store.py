@@ -64,6 +64,18 @@ def new_event_id() -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
+def event_of_row(row: tuple) -> dict:
+    """An event as the engine applies it, from a row (type, ts, day, ticket, window, data) of `events`."""
+    type_, ts, day, ticket, window, data = row
+    event = json.loads(data)
+    event.update(type=type_, at=ts, day=day)
+    if ticket is not None:
+        event["ticket"] = ticket
+    if window is not None:
+        event["window"] = window
+    return event
+
+
 class StoreError(Exception):
     """The log could not be written: nothing of the batch is durable."""
 
@@ -250,18 +262,10 @@ class Store:
                                 (self.site_id,)).fetchone()
         if row is None:
             return []
-        out = []
         cur = self.conn.execute(
             "SELECT type, ts, day, ticket, window, data FROM events WHERE site_id = ? AND day = ? ORDER BY seq",
             (self.site_id, row[0]))
-        for type_, ts, day, ticket, window, data in cur:
-            event = json.loads(data)
-            event.update(type=type_, at=ts, day=day)
-            if ticket is not None:
-                event["ticket"] = ticket
-            if window is not None:
-                event["window"] = window
-            out.append(event)
+        out = [event_of_row(r) for r in cur]
         # The day's first event is day_started; earlier days' close-out events are not replayed.
         for i, e in enumerate(out):
             if e["type"] == "day_started":
@@ -274,17 +278,8 @@ class Store:
         types = sorted(types)
         sql = (f"SELECT type, ts, day, ticket, window, data FROM events WHERE site_id = ? AND type IN "
                f"({', '.join('?' * len(types))})" + (" AND day < ?" if before_day else "") + " ORDER BY seq")
-        out = []
-        for type_, ts, day, ticket, window, data in self.conn.execute(
-                sql, (self.site_id, *types, *([before_day] if before_day else []))):
-            event = json.loads(data)
-            event.update(type=type_, at=ts, day=day)
-            if ticket is not None:
-                event["ticket"] = ticket
-            if window is not None:
-                event["window"] = window
-            out.append(event)
-        return out
+        return [event_of_row(r) for r in self.conn.execute(
+            sql, (self.site_id, *types, *([before_day] if before_day else [])))]
 
     def replies_since(self, ts: float) -> dict[str, str]:
         cur = self.conn.execute("SELECT request_id, reply FROM requests WHERE site_id = ? AND ts >= ?",
