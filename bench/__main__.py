@@ -12,6 +12,8 @@ BENCHMARKS = {
     "console-live": ("bench.bench_console_live", "manager page in Chromium: state/call event -> page updated (p50/p99)"),
     "kiosk": ("bench.bench_kiosk", "kiosk app: tap -> number on screen through broker and server; cold start"),
     "clerk": ("bench.bench_clerk", "call pad key -> pad display through the bridge, Mosquitto and the server (p99)"),
+    "appointments": ("bench.bench_appointments", "the appointment book in the engine: book, slot query, check-in, "
+                                                 "tick, replay"),
     "city": ("bench.bench_city", "city tier: events/s into the city store from N halls, a late city subscriber "
                                  "whole for N halls, the city report over a month"),
     "display": ("bench.bench_display", "hall display: call -> screen updated through Mosquitto, frame time while a "

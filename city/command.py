@@ -1,4 +1,5 @@
-"""`onewindow city-store`, `onewindow city-broker`, `onewindow bridge-city`: the city tier's processes."""
+"""`onewindow city-store`, `onewindow city-broker`, `onewindow bridge-city`, `onewindow city-console`: the city
+tier's processes."""
 from __future__ import annotations
 
 import argparse
@@ -18,6 +19,7 @@ def register(sub) -> None:
     register_store(sub)
     register_bus(sub)
     register_bridge(sub)
+    register_console(sub)
 
 
 def add_store_arguments(p: argparse.ArgumentParser) -> None:
@@ -234,4 +236,68 @@ def _run_bridge(args: argparse.Namespace, site, stop: threading.Event) -> int:
         t.join(5)
     for close in closers:
         close()
+    return 0
+
+
+# --- onewindow city-console -------------------------------------------------------------------------
+
+def register_console(sub) -> None:
+    p = sub.add_parser("city-console", help="the web console's city view: every hall live, city reports",
+                       description="Serve the city view of the web console: sign-in, the city page (every hall's "
+                                   "live queues, waits, windows and device alarms from the city bus, by level, "
+                                   "drill down to a hall) and the city reports from the city store. For managers "
+                                   "and admins. It has no hall broker, so the hall's own pages (clerk, manager, "
+                                   "ticket page) are not served here and nobody signs in at a window; run "
+                                   "`onewindow console` in the hall for those. Accounts come from the same users "
+                                   "file as the console's (`onewindow console add-user NAME --role manager`).")
+    p.add_argument("--city-nodes", metavar="URLS", default=os.environ.get("ONEWINDOW_CITY_BUS"),
+                   help="MQTT URLs of the city bus nodes, comma separated, tried in turn (env ONEWINDOW_CITY_BUS)")
+    p.add_argument("--city-db", metavar="CONNINFO", default=os.environ.get("ONEWINDOW_CITY_STORE"),
+                   help="PostgreSQL conninfo of the city store for the reports (env ONEWINDOW_CITY_STORE; "
+                        "without it the reports say the store is missing)")
+    p.add_argument("--city-username", default=os.environ.get("ONEWINDOW_CITY_BUS_USERNAME"),
+                   help="city bus user (env ONEWINDOW_CITY_BUS_USERNAME)")
+    p.add_argument("--city-password", default=os.environ.get("ONEWINDOW_CITY_BUS_PASSWORD"),
+                   help="city bus password (env ONEWINDOW_CITY_BUS_PASSWORD)")
+    p.add_argument("--city-ca", default=os.environ.get("ONEWINDOW_CITY_BUS_CA"), metavar="FILE",
+                   help="the city bus CA for mqtts:// nodes (env ONEWINDOW_CITY_BUS_CA)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8090, help="port (default: 8090)")
+    p.add_argument("--users", default="var/console-users.db", help="users file (default: var/console-users.db)")
+    p.add_argument("--secret-file", default="var/city-console-secret",
+                   help="session signing key, made on first use (default: var/city-console-secret)")
+    p.add_argument("--client-id", default="city-console", help="client id on the city bus (default: city-console)")
+    p.add_argument("--session-hours", type=float, default=12.0, help="sign-in lifetime (default: 12)")
+    p.add_argument("--secure-cookies", action="store_true", help="send the session cookie over HTTPS only")
+    p.set_defaults(func=run_console)
+
+
+def build_console(args: argparse.Namespace):
+    """The CityConsole the arguments describe (not started); ValueError for bad node URLs."""
+    from city.failover import parse_nodes
+    from city.viewer import CityConsole
+    from console.runner import load_secret
+
+    nodes = parse_nodes(args.city_nodes or "", args.city_username, args.city_password, ca=args.city_ca)
+    return CityConsole(nodes, args.city_db, args.users, host=args.host, port=args.port, client_id=args.client_id,
+                       secret=load_secret(args.secret_file), session_ttl=args.session_hours * 3600,
+                       secure_cookies=args.secure_cookies)
+
+
+def run_console(args: argparse.Namespace) -> int:
+    if not args.city_nodes:
+        print("onewindow city-console: give --city-nodes URLS (the city bus)", flush=True)
+        return 2
+    if not os.path.exists(args.users):
+        print(f"onewindow city-console: no users file at {args.users}: create an account first with "
+              f"`onewindow console add-user NAME --role manager --users {args.users}`", flush=True)
+        return 2
+    try:
+        console = build_console(args)
+    except ValueError as exc:
+        print(f"onewindow city-console: {exc}", flush=True)
+        return 2
+    print(f"city console: {console.url}/city (city bus {args.city_nodes}"
+          f"{', city store ' + args.city_db if args.city_db else ', no city store'})", flush=True)
+    console.serve()
     return 0

@@ -293,7 +293,7 @@ async def http_error(request: Request, exc: HTTPException) -> Response:
 
 def create_app(hall: Hall, accounts: Accounts, signer: SessionSigner, *, secure_cookies: bool = False,
                routes: Iterable[Route] = (), on_close=None, manager: dict | None = None) -> Starlette:
-    from console import clerk, manager as manager_pages, ticket_page  # the pages' routes (same package)
+    from console import booking, clerk, manager as manager_pages, ticket_page  # the pages' routes (same package)
     from console.manager_desk import Desk
 
     @asynccontextmanager
@@ -308,7 +308,7 @@ def create_app(hall: Hall, accounts: Accounts, signer: SessionSigner, *, secure_
         Route("/api/login", login, methods=["POST"]), Route("/api/logout", logout, methods=["POST"]),
         Route("/api/me", me), Route("/api/windows", windows_for_login),
         Route("/api/state", state_snapshot), Route("/api/events", events),
-        *clerk.routes(), *manager_pages.routes(), *ticket_page.routes(), *routes,
+        *clerk.routes(), *manager_pages.routes(), *ticket_page.routes(), *booking.routes(), *routes,
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ], exception_handlers={HTTPException: http_error}, lifespan=lifespan)
     app.state.hall, app.state.accounts, app.state.signer = hall, accounts, signer

@@ -29,6 +29,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from console import reports
+from console.appointment_report import appointment_report
 from console.app import SECURITY_HEADERS, error, json_body, ok, page, require, require_write
 from console.manager_desk import ActionRefused, Desk
 
@@ -170,11 +171,23 @@ async def report_json(request: Request) -> Response:
     require(request, *READ)
     try:
         r = await run_in_threadpool(_report, request)
+        body = r.to_dict()
+        body["appointments"] = await run_in_threadpool(_appointments, request, r.first_day, r.last_day)
     except reports.ReportError as exc:
         return error(400, "bad_request", str(exc))
     except ActionRefused as exc:
         return refused(exc)
-    return ok(r.to_dict())
+    return ok(body)
+
+
+def _appointments(request: Request, first: str, last: str) -> dict:
+    """Bookings, no-show rate, booked vs walk-in waits of the period (console/appointment_report.py)."""
+    conn = reports.open_readonly(desk_of(request).log_db)
+    try:
+        tz = (request.app.state.hall.mirror.site or {}).get("timezone") or "Asia/Shanghai"
+        return appointment_report(conn, request.app.state.hall.site_id, first, last, tz)
+    finally:
+        conn.close()
 
 
 async def report_csv(request: Request) -> Response:

@@ -26,11 +26,41 @@ DAILY_CASES = {"city": 1200, "county": 800, "township": 80, "village": 20, "hosp
 OPEN_HOURS = 7.5
 
 
+def pick_windows(windows: list, count: int | None) -> list[int]:
+    """`count` of `windows` (all when None) for simulated clerks: first enough to serve every business type
+    they serve between them, then the others in order (so no type is left without an open window)."""
+    chosen, covered = [], set()
+    for w in windows:
+        if set(w.serves) - covered:
+            chosen.append(w)
+            covered |= set(w.serves)
+    rest = [w for w in windows if w not in chosen]
+    want = len(windows) if count is None else max(count, len(chosen))
+    return sorted(w.number for w in (chosen + rest)[:want])
+
+
+def reserved_type(site: SiteConfig, human_windows) -> str | None:
+    """The business type left to the people's windows: served by one of them, by no simulated window and
+    issued by no simulated kiosk, so the number a person takes waits for that person to call it. The one
+    that leaves the most windows to simulated clerks while they still serve every other type; None if none
+    can be left out (or no window is left to people)."""
+    if not human_windows:
+        return None
+    every = {b.prefix for b in site.business_types}
+    free = [w for w in site.windows if w.number not in human_windows]
+    best: tuple[int, str] | None = None
+    for prefix in sorted({p for w in site.windows if w.number in human_windows for p in w.serves}):
+        others = [w for w in free if prefix not in w.serves]
+        if {p for w in others for p in w.serves} >= every - {prefix} and (best is None or len(others) > best[0]):
+            best = (len(others), prefix)
+    return best[1] if best else None
+
+
 class SimulatedHall:
     """Citizens arriving at kiosks and clerks working windows, as protocol clients."""
 
     def __init__(self, site: SiteConfig, make_transport, speed: float = 20.0, windows: int | None = None,
-                 seed: int | None = None, printing: bool = False):
+                 seed: int | None = None, printing: bool = False, human_windows: tuple[int, ...] = ()):
         self.site = site
         self.make_transport = make_transport
         self.speed = speed
@@ -40,7 +70,10 @@ class SimulatedHall:
         self.transports = []
         per_hour = DAILY_CASES.get(site.level, 300) / OPEN_HOURS
         self.arrival_rate = per_hour / 3600.0 * speed  # citizens per real second
-        self.window_numbers = [w.number for w in site.windows][: windows or len(site.windows)]
+        # Windows left to people (at the clerk console) get no simulated clerk, and one business type is theirs.
+        self.human_type = reserved_type(site, human_windows)
+        self.window_numbers = pick_windows([w for w in site.windows if w.number not in human_windows
+                                            and self.human_type not in w.serves], windows)
         self.issued = 0
         self.served = 0
         self.print_failures = 0
@@ -98,7 +131,9 @@ class SimulatedHall:
 
     def _kiosk(self, client, n: int) -> None:
         """Citizens arriving at kiosk `n`: `client` is a TicketDesk (prints) or a bare QueueClient."""
-        types = self.site.business_types
+        types = [t for t in self.site.business_types if t.prefix != self.human_type]
+        if not types:  # every type is left to people (a one-window point): no simulated citizens
+            return
         weights = [1.0 / t.service_minutes ** 0.5 for t in types]  # quick items are the common ones
         rng = random.Random(self.rng.random())
         fake = self.printers[n - 1][0] if self.printing else None
@@ -169,8 +204,9 @@ class SimulatedHall:
             minutes = self._service_minutes(ticket, rng)
             if not self._sleep(minutes * 60):
                 break
-            if rng.random() < 0.03 and len(self.site.business_types) > 1:
-                other = rng.choice([b.prefix for b in self.site.business_types if b.prefix != ticket["business_type"]])
+            if rng.random() < 0.03 and len(self.site.business_types) > 2:
+                other = rng.choice([b.prefix for b in self.site.business_types
+                                   if b.prefix not in (ticket["business_type"], self.human_type)])
                 do("transfer", to_business_type=other, note="needs another desk")
                 continue
             do("finish")

@@ -27,8 +27,8 @@ class HallView:
         return m.site or {}, m.windows, m.queues, calls[:SHOWN_CALLS]
 
 
-def render(view: HallView, sim: SimulatedHall | None, started: float):
-    """A rich renderable of the hall."""
+def render(view: HallView, sim: SimulatedHall | None, started: float, banner: list[str] = ()):
+    """A rich renderable of the hall (`banner`: lines shown above it: the console's address, sign-ins)."""
     site, windows, queues, calls = view.now()
     title = f"{site.get('name', '...')}  {site.get('name_en', '')}"
     head = Text(f"service day {site.get('service_day') or '-'}   running {int(time.time() - started)} s")
@@ -59,7 +59,8 @@ def render(view: HallView, sim: SimulatedHall | None, started: float):
     ct.add_column("call")
     for c in calls:
         ct.add_row(c["at"][11:19], f"{c['text_zh']}   {c['text_en']}" + ("  (recall)" if c.get("recall") else ""))
-    return Panel(Group(head, qt, wt, ct), title=title)
+    parts = [Text("\n".join(banner), style="bold")] if banner else []
+    return Panel(Group(*parts, head, qt, wt, ct), title=title)
 
 
 def summary_line(view: HallView, sim: SimulatedHall | None) -> str:

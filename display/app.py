@@ -209,8 +209,9 @@ def make_app(hall: Hall, layout: str = "landscape"):
     return DisplayApp()
 
 
-def run_app(hall: Hall, layout: str = "landscape", fullscreen: bool = True) -> int:
-    configure_kivy(layout, fullscreen)
+def run_app(hall: Hall, layout: str = "landscape", fullscreen: bool = True,
+            size: tuple[int, int] | None = None) -> int:
+    configure_kivy(layout, fullscreen, size)
     app = make_app(hall, layout)
     hall.start()
     try:

@@ -21,6 +21,7 @@ def register(sub) -> None:
     p.add_argument("--zones", default=None, metavar="FILE", help="zones file ([zone.NAME] windows/types)")
     p.add_argument("--layout", choices=("landscape", "portrait"), default="landscape")
     p.add_argument("--windowed", action="store_true", help="a window instead of full screen")
+    p.add_argument("--size", default=None, metavar="WxH", help="window size with --windowed, e.g. 960x540")
     p.add_argument("--repeat", type=int, default=2, help="times each call is announced (default 2)")
     p.add_argument("--no-english", action="store_true", help="announce in Chinese only")
     p.add_argument("--mute", action="store_true", help="no voice")
@@ -29,6 +30,15 @@ def register(sub) -> None:
     p.add_argument("--led", default=None, metavar="FILE",
                    help="also drive window LED displays listed in this file (see hardware/README.md)")
     p.set_defaults(func=run)
+
+
+def _size(text: str | None) -> tuple[int, int] | None:
+    try:
+        w, h = (int(x) for x in text.lower().split("x")) if text else (0, 0)
+    except ValueError:
+        log.error("--size is WIDTHxHEIGHT, e.g. 960x540, not %r: using the layout's own size", text)
+        return None
+    return (w, h) if w > 0 and h > 0 else None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -54,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
         if bridge is None:
             return 2
     try:
-        return run_app(hall, args.layout, fullscreen=not args.windowed)
+        return run_app(hall, args.layout, fullscreen=not args.windowed, size=_size(args.size))
     finally:
         if bridge is not None:
             bridge.stop()

@@ -1,6 +1,7 @@
 """What each kiosk screen shows, built from the presenter's state and the hall's mirror (no Kivy here)."""
 from __future__ import annotations
 
+from kiosk.checkin import WORDS as CHECK_IN_WORDS, words_for as check_in_words
 from kiosk.presenter import Button, Line, Screen
 from kiosk.texts import t
 
@@ -166,6 +167,8 @@ def refused(p) -> Screen:
     lines = []
     if key == "refused_throttled":
         lines.append(Line(t("throttled", p.lang), "alert"))
+    elif code in CHECK_IN_WORDS:  # an appointment check-in refused: why, in the citizen's words
+        lines.append(Line(check_in_words(code, o.detail, p.lang), "alert"))
     elif key == "refused_other":  # the server's own words are English: say what to do instead
         lines.append(Line(t("ask_staff", p.lang), "alert"))
         if p.lang == "en" and o.detail:

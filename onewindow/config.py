@@ -14,6 +14,7 @@ from typing import Any, Iterable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from onewindow.devices import DEVICE_ROLES, Device, devices_section as _devices  # noqa: F401 (re-exported)
+from onewindow.appointment_config import AppointmentPolicy, read_appointments
 from onewindow.catalogue import Catalogue, load_catalogue_data
 
 SITE_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,39}$")
@@ -125,6 +126,7 @@ class SiteConfig:
     stop_issuing_minutes: float = 15.0  # tickets stop this long before every window serving a type closes
     devices: tuple[Device, ...] = ()
     follow_up_days: tuple[int, int] = (1, 5)  # working days to first contact, to close (bad ratings)
+    appointments: AppointmentPolicy = AppointmentPolicy()  # the appointment book and extended hours
     _types_by_prefix: dict[str, BusinessType] = field(default_factory=dict, repr=False, compare=False)
     _windows_by_number: dict[int, Window] = field(default_factory=dict, repr=False, compare=False)
 
@@ -273,11 +275,13 @@ def from_dict(raw: dict, source: str = "<memory>", base_dir: Path | None = None)
     follow_up_days = _follow_up_days(c, raw)
     catalogue = _catalogue(c, raw, prefixes, base_dir)
     devices = _devices(c, raw.get("device", []), {w.number for w in windows}, site.get("site_id"))
+    appointments = read_appointments(c, raw, prefixes, {w.number for w in windows})
     if c.errors:
         raise ConfigError(source, c.errors)
     return SiteConfig(**site, hours=hours, business_types=tuple(types), windows=tuple(windows),
                       priority=priority, calls=calls, ratings_enabled=ratings_enabled, catalogue=catalogue,
-                      source=source, devices=devices, follow_up_days=follow_up_days)
+                      source=source, devices=devices, follow_up_days=follow_up_days,
+                      appointments=appointments)
 
 
 PUBLIC_URL_RE = re.compile(r"^https?://[^\s/?#]+(/[^\s?#]*)?$")

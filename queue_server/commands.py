@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Callable
 
 from onewindow import PROTOCOL_VERSION
@@ -101,6 +101,19 @@ TICKET = _str(re.compile(r"^[A-Za-z0-9:_.\-]{1,100}$"), 100)
 PREFIX = _str(re.compile(r"^[A-Z]$"), 1)
 TEXT = _str(None, 200)
 WINDOW_CMD = {"window": (WINDOW, True), "clerk": (CLERK, True)}
+# A booking's citizen, protected: the salted hash made by onewindow.identity (letters only, never digits).
+HOLDER = _str(re.compile(r"^[a-p]{64}$"), 64)
+BOOKING_CODE = _str(re.compile(r"^[A-Za-z0-9]{8}$"), 8)
+
+
+def DAY(v: Any) -> str:
+    """A calendar date, YYYY-MM-DD."""
+    try:
+        return date.fromisoformat(_str(re.compile(r"^\d{4}-\d{2}-\d{2}$"), 10)(v)).isoformat()
+    except ValueError:
+        raise ValueError("must be a date YYYY-MM-DD") from None
+
+
 
 # command -> {field: (checker, required)}
 SCHEMAS: dict[str, dict[str, tuple[Callable, bool]]] = {
@@ -132,12 +145,23 @@ SCHEMAS: dict[str, dict[str, tuple[Callable, bool]]] = {
     "follow_up": {"case": (TICKET, True), "action": (_str(choices=("assign", "note", "contact", "close")), True),
                   "manager": (CLERK, True), "owner": (CLERK, False), "text": (TEXT, False),
                   "outcome": (_str(re.compile(r"^[a-z_]{1,40}$"), 40), False)},
+    # appointments (queue_server/booking_rules.py)
+    "book": {"business_type": (PREFIX, True), "item": (_str(None, 40), False), "start": (_time, True),
+             "holder": (HOLDER, True), "channel": (_str(choices=("online", "counter", "phone")), False)},
+    "change_booking": {"code": (BOOKING_CODE, True), "holder": (HOLDER, True), "start": (_time, True)},
+    "cancel_booking": {"code": (BOOKING_CODE, True), "holder": (HOLDER, True),
+                       "reason": (_str(re.compile(r"^[a-z_]{1,40}$"), 40), False)},
+    "check_in": {"code": (BOOKING_CODE, True), "kiosk": (_str(CLIENT_ID_RE, 64), False)},
     # read-only queries: answered from memory, nothing stored
     "ticket_status": {"ticket": (TICKET, True)},
     "snapshot": {},
     "follow_ups": {"state": (_str(choices=("open", "contacted", "closed", "all")), False)},
+    "appointment_slots": {"business_type": (PREFIX, True), "item": (_str(None, 40), False), "day": (DAY, False),
+                          "days": (_int(1, 14), False)},
+    "booking_status": {"code": (BOOKING_CODE, True)},
+    "bookings": {"day": (DAY, False)},
 }
-QUERIES = frozenset({"ticket_status", "snapshot", "follow_ups"})
+QUERIES = frozenset({"ticket_status", "snapshot", "follow_ups", "appointment_slots", "booking_status", "bookings"})
 ENVELOPE = frozenset({"v", "request_id", "reply_to", "client"})
 
 

@@ -19,6 +19,8 @@ from typing import Any
 
 from onewindow.config import SiteConfig
 from queue_server import followups
+from queue_server.appointments import Book
+from queue_server.booking_rules import APPOINTMENT_COMMANDS, APPOINTMENT_EVENTS, APPOINTMENT_QUERIES, BookingRules
 from queue_server.calendar import HallCalendar
 from queue_server.dispatch import Dispatch, Forecast
 from queue_server.model import LIVE_STATES, W_CLOSED, Rejected, Ticket, WindowState
@@ -33,14 +35,14 @@ PRIORITY_WINDOW = 3600.0  # the forecast expects priority citizens at the rate o
 
 COMMANDS = ("issue", "cancel", "sign_in", "sign_out", "pause", "resume", "call_next", "call", "recall", "start",
             "finish", "no_show", "transfer", "hold", "call_back", "rate", "set_business_type", "set_notice",
-            "follow_up")
+            "follow_up") + APPOINTMENT_COMMANDS
 EVENTS = ("day_started", "day_closed", "ticket_issued", "ticket_cancelled", "window_opened", "window_closed",
           "window_paused", "window_resumed", "ticket_called", "ticket_recalled", "service_started",
           "service_finished", "ticket_missed", "ticket_requeued", "ticket_transferred", "ticket_held",
-          "ticket_rated", "rating_skipped", "business_type_set", "notice_set")
+          "ticket_rated", "rating_skipped", "business_type_set", "notice_set") + APPOINTMENT_EVENTS
 
 
-class Engine(TicketRules, WindowRules, Views):
+class Engine(TicketRules, WindowRules, Views, BookingRules):
     """The state of one site's hall for the current service day, and the rules that change it."""
 
     def __init__(self, site: SiteConfig, always_open: bool = False):
@@ -70,6 +72,8 @@ class Engine(TicketRules, WindowRules, Views):
         self._forecast: Forecast | None = None
         self.priority_recent: list[Ticket] = []  # priority tickets of the last hour (for the forecast)
         self.cases = followups.CaseBook()  # follow-up cases of bad ratings, kept across service days
+        self.book = Book(site, self.calendar)  # appointments: kept across service days
+        self._appointments_due = float("inf")  # when the book next has no-shows or identities to purge
 
     def handle(self, command: str, args: dict[str, Any], now: float) -> tuple[list[dict], dict]:
         """Decide and apply one command. Returns (events, reply); a refusal is a reply with ok=False."""
@@ -102,16 +106,23 @@ class Engine(TicketRules, WindowRules, Views):
                 return {"ok": True, **self.snapshot(now)}
             if command == "follow_ups":
                 return {"ok": True, "cases": self.cases.view(now, args.get("state"), self.calendar.iso)}
+            if command in APPOINTMENT_QUERIES:
+                return self._appointment_query(command, args, now)
         except Rejected as rejected:
             return {"ok": False, "error": rejected.as_error()}
         return {"ok": False, "error": {"code": "unknown_command", "message": f"unknown query {command!r}"}}
 
     def tick(self, now: float) -> list[dict]:
         """Let time pass with no command: at the daily reset the day rolls over (events applied and
-        returned, for the caller to store and publish). Nothing happens before the first day began."""
-        if self.day is None or self.calendar.service_day(now) == self.day:
+        returned, for the caller to store and publish), and booked slots that ended without a check-in
+        become no-shows. Nothing happens before the first day began."""
+        if self.day is None:
             return []
-        return self._roll_over(now)
+        events = self._roll_over(now) if self.calendar.service_day(now) != self.day else []
+        booked = self._appointment_tick(now)
+        for e in booked:
+            self.apply(e)
+        return events + booked
 
     def apply(self, event: dict) -> None:
         self._appliers[event["type"]](self, event)
@@ -216,6 +227,7 @@ class Engine(TicketRules, WindowRules, Views):
 
 
 Engine._deciders = {name: getattr(Engine, f"_{name}") for name in COMMANDS}
+Engine._deciders["issue"] = Engine._issue_on_service_day  # walk-ins refused on appointment-only days
 Engine._appliers = {name: getattr(Engine, f"_on_{name}") for name in EVENTS}
 Engine._appliers.update(dict.fromkeys(followups.EVENT_TYPES, Engine._on_follow_up))
 Engine.EVENT_TYPES = frozenset(EVENTS) | followups.EVENT_TYPES

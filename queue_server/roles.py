@@ -2,11 +2,13 @@
 command topic) mapped to a role, and the commands each role may send. Pure: no I/O.
 
     role      may send                                                   for
-    kiosk     issue, cancel (its own tickets), ticket_status              -
+    kiosk     issue, cancel (its own tickets), ticket_status, check_in,   -
+              booking_status
     display   nothing (reads retained state and calls only)               -
     window    window commands, rate, ticket_status, snapshot              its own window(s) only
     console   window commands, issue, cancel, rate, ticket_status,        any window (the console
-              snapshot                                                     signs its clerks in itself)
+              snapshot, appointment commands and queries (booking          signs its clerks in itself)
+              page, clerk booking at the counter), not check_in
     manager   every command, set_business_type and notices included       any window
     server    nothing: the server does not command itself                 -
 
@@ -21,11 +23,13 @@ from typing import Callable, Iterable
 
 WINDOW_COMMANDS = frozenset({"sign_in", "sign_out", "pause", "resume", "call_next", "call", "recall", "start",
                              "finish", "no_show", "transfer", "hold", "call_back"})
+BOOKING_COMMANDS = frozenset({"book", "change_booking", "cancel_booking", "appointment_slots", "booking_status",
+                              "bookings"})
 ROLE_COMMANDS: dict[str, frozenset[str] | None] = {
-    "kiosk": frozenset({"issue", "cancel", "ticket_status"}),
+    "kiosk": frozenset({"issue", "cancel", "ticket_status", "check_in", "booking_status"}),
     "display": frozenset(),
     "window": WINDOW_COMMANDS | {"rate", "ticket_status", "snapshot"},
-    "console": WINDOW_COMMANDS | {"issue", "cancel", "rate", "ticket_status", "snapshot"},
+    "console": WINDOW_COMMANDS | {"issue", "cancel", "rate", "ticket_status", "snapshot"} | BOOKING_COMMANDS,
     "manager": None,  # every command
     "server": frozenset(),
 }

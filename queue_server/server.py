@@ -22,7 +22,7 @@ from onewindow.logsafe import SenderLog, escape
 from onewindow.topics import Topics
 from onewindow.transport import Transport, dumps
 from queue_server import commands, followups
-from queue_server import budget
+from queue_server import appointment_log, budget
 from queue_server.engine import Engine
 from queue_server.roles import Roles
 from queue_server.store import Store, StoreError
@@ -102,7 +102,10 @@ class QueueServer:
         engine = Engine(self.site, always_open=self.always_open)
         events = self.store.latest_day_events()
         older_cases = self.store.events_of_types(followups.EVENT_TYPES, events[0]["day"] if events else None)
-        for event in older_cases + events:  # follow-up cases outlive their service day
+        # follow-up cases and the appointment book outlive the service day they began on
+        older = older_cases + appointment_log.earlier_events(self.store, events[0]["day"] if events else None,
+                                                             self.clock())
+        for event in older + events:
             engine.apply(event)
         engine.take_changes()
         self.issued_by = {e["ticket"]: e.get("kiosk") or "" for e in events if e["type"] == "ticket_issued"}
@@ -160,6 +163,7 @@ class QueueServer:
             self._handle(batch, topic, payload)
         if batch.requests or batch.events:
             self._store(batch)
+            appointment_log.forget_holders(self.store, (e for e, _ in batch.events))
         if messages:
             self.stats["batches"] += 1
         self._send(batch)
@@ -292,7 +296,7 @@ class QueueServer:
             self.bad_log.warning(sender, refusal.code, f"refused {command} from {sender}: {refusal.message}")
             batch.replies.append((reply_to, error_reply(request_id, refusal.code, refusal.message)))
             return False
-        if command == "issue" and self.roles.role_of(sender) == "kiosk":
+        if command in ("issue", "check_in") and self.roles.role_of(sender) == "kiosk":
             args["kiosk"] = sender  # the ticket records the kiosk that issued it, as the broker knows it
             if not self.kiosk_issues.allow(sender):
                 wait = round(self.kiosk_issues.retry_after(sender), 1)
@@ -327,8 +331,8 @@ class QueueServer:
         cal = self.engine.calendar
         items = []
         for e, _ in events:
-            item = dict(e)
-            item["at"] = cal.iso(e["at"])
+            item = appointment_log.public_event(e)
+            item = {**item, "at": cal.iso(e["at"])}
             items.append(item)
         self.transport.publish(self.topics.log, dumps({"v": PROTOCOL_VERSION, "site": self.site.site_id,
                                                        "events": items}), qos=1)

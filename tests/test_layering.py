@@ -19,10 +19,11 @@ LAYERS = {
     "hardware": 1,    # printers and other devices, with their fakes
     "broker": 1,      # the site's own Mosquitto
     "queue_server": 2,
-    "sim": 3, "kiosk": 3, "display": 3, "clerk": 3, "console": 3, "city": 3,
+    "sim": 3, "kiosk": 3, "display": 3, "clerk": 3, "console": 3,
+    "city": 4,        # the city tier builds on the hall's console (its city pages run in a city console)
     "demo": 4,        # a whole hall on one machine
-    "bench": 4,       # benchmarks
-    "cli": 5,         # the `onewindow` command; nothing imports it
+    "bench": 5,       # benchmarks (of the city tier too)
+    "cli": 6,         # the `onewindow` command; nothing imports it
 }
 NOT_PACKAGES = {"tests", "docs"}  # the test suite and the docs scripts may import anything
 

@@ -26,7 +26,7 @@ def test_every_command_has_a_role_that_may_send_it_and_the_manager_sends_all(com
 
 
 def test_the_table():
-    assert ROLE_COMMANDS["kiosk"] == {"issue", "cancel", "ticket_status"}
+    assert ROLE_COMMANDS["kiosk"] == {"issue", "cancel", "ticket_status", "check_in", "booking_status"}
     assert WINDOW_COMMANDS <= ROLE_COMMANDS["window"] and WINDOW_COMMANDS <= ROLE_COMMANDS["console"]
     assert "set_business_type" not in ROLE_COMMANDS["console"] | ROLE_COMMANDS["window"]
 

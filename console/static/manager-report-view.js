@@ -75,6 +75,12 @@ const reportView = (function () {
       ["待联系 Contact running", num(f.contact_running)], ["联系按时率 Contact on time", pct(f.contact_met_share)],
       ["按时结案 Closed in time", num(f.close_met)], ["结案超时 Closed late", num(f.close_missed)],
       ["结案按时率 Closing on time", pct(f.close_met_share)]]);
+    const a = r.appointments, abox = document.getElementById("appointments");
+    if (a && abox) tiles(abox, [
+      ["预约 Bookings", num(a.bookings)], ["签到 Checked in", num(a.checked_in)], ["迟到转现场 Late", num(a.late)],
+      ["爽约 No-shows", num(a.no_show)], ["爽约率 No-show rate", pct(a.no_show_rate)], ["取消 Cancelled", num(a.cancelled)],
+      ["预约等候均值 Booked wait (min)", num(a.booked_wait.mean_min)], ["预约等候 p90", num(a.booked_wait.p90_min)],
+      ["现场等候均值 Walk-in wait (min)", num(a.walk_in_wait.mean_min)], ["现场等候 p90", num(a.walk_in_wait.p90_min)]]);
     const types = Object.fromEntries(Object.entries(r.business_types).map(([k, v]) => [names[k] || k, v]));
     table(document.getElementById("t-types"), "业务 Business type", types, TYPE_COLS);
     const items = document.getElementById("t-items");
