@@ -29,13 +29,9 @@ from onewindow import config as cfg
 from onewindow.client import QueueClient
 from onewindow.mqtt import MqttTransport
 from onewindow.process import ServerChild
+from onewindow.stats import quantile
 
 WINDOW, CLERK = 2, "bench"
-
-
-def percentile(values: list[float], p: float) -> float:
-    s = sorted(values)
-    return s[min(len(s) - 1, int(round(p / 100.0 * (len(s) - 1))))]
 
 
 def press_and_wait(pad, key: str, expect, timeout: float = 5.0) -> float | None:
@@ -102,10 +98,10 @@ def run(rounds: int, warmup: int) -> dict:
     both = calls + finishes
     return {"presses": len(both), "lost": lost,
             "key_to_display_p50_ms": round(statistics.median(both), 2),
-            "key_to_display_p99_ms": round(percentile(both, 99), 2),
+            "key_to_display_p99_ms": round(quantile(both, 0.99), 2),
             "call_key_to_display_p50_ms": round(statistics.median(calls), 2),
-            "call_key_to_display_p99_ms": round(percentile(calls, 99), 2),
-            "finish_key_to_display_p99_ms": round(percentile(finishes, 99), 2),
+            "call_key_to_display_p99_ms": round(quantile(calls, 0.99), 2),
+            "finish_key_to_display_p99_ms": round(quantile(finishes, 0.99), 2),
             "key_to_display_max_ms": round(max(both), 2), "target_p99_ms": 50}
 
 

@@ -18,14 +18,9 @@ import shutil
 import tempfile
 import time
 
+from onewindow.stats import quantile
+
 SITE = "bench-hall"
-
-
-def pct(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    s = sorted(values)
-    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
 
 
 def parse(argv):
@@ -111,10 +106,10 @@ def summarise(rec: Recorder, args, size, wall: float) -> dict:
     return {
         "bench": "display", "layout": args.layout, "size": f"{size[0]}x{size[1]}", "calls": args.calls,
         "calls_shown": len(rec.label_at), "calls_superseded_before_a_frame": args.calls - len(rec.label_at),
-        "call_to_label_p50_ms": r(pct(to_label, 50)), "call_to_label_p99_ms": r(pct(to_label, 99)),
-        "call_to_frame_p50_ms": r(pct(to_frame, 50)), "call_to_frame_p99_ms": r(pct(to_frame, 99)),
-        "frame_time_p50_ms": r(pct(frames, 50)), "frame_time_p99_ms": r(pct(frames, 99)), "frames": len(frames),
-        "draw_p50_ms": r(pct(rec.draws[skip:], 50)), "draw_p99_ms": r(pct(rec.draws[skip:], 99)),
+        "call_to_label_p50_ms": r(quantile(to_label, 0.5)), "call_to_label_p99_ms": r(quantile(to_label, 0.99)),
+        "call_to_frame_p50_ms": r(quantile(to_frame, 0.5)), "call_to_frame_p99_ms": r(quantile(to_frame, 0.99)),
+        "frame_time_p50_ms": r(quantile(frames, 0.5)), "frame_time_p99_ms": r(quantile(frames, 0.99)), "frames": len(frames),
+        "draw_p50_ms": r(quantile(rec.draws[skip:], 0.5)), "draw_p99_ms": r(quantile(rec.draws[skip:], 0.99)),
         "gl_finish": args.finish, "fps_mean": round(len(frames) / max(1e-9, sum(frames) / 1000), 1),
         "wall_s": round(wall, 1), "load_avg_1m": round(os.getloadavg()[0], 2),
     }

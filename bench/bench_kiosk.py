@@ -30,11 +30,7 @@ from hardware.fakes.printer import FakePrinter  # noqa: E402
 from kiosk.tour import run_tour  # noqa: E402
 from onewindow.config import sample_path  # noqa: E402
 from onewindow.process import ServerChild  # noqa: E402
-
-
-def percentile(values: list[float], q: float) -> float:
-    s = sorted(values)
-    return s[min(len(s) - 1, int(round(q * (len(s) - 1))))] if s else float("nan")
+from onewindow.stats import quantile  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -73,19 +69,19 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(state, ignore_errors=True)
     result = {
         "tap_to_number_p50_ms": round(statistics.median(taps), 1),
-        "tap_to_number_p99_ms": round(percentile(taps, 0.99), 1),
+        "tap_to_number_p99_ms": round(quantile(taps, 0.99), 1),
         "tap_to_number_max_ms": round(max(taps), 1),
         "tap_to_number_with_slip_p50_ms": round(statistics.median(slips), 1),
-        "tap_to_number_with_slip_p99_ms": round(percentile(slips, 0.99), 1),
+        "tap_to_number_with_slip_p99_ms": round(quantile(slips, 0.99), 1),
         "cold_start_first_frame_max_s": round(max(first), 2),
         "cold_start_first_frame_median_s": round(statistics.median(first), 2),
         "cold_start_home_ready_max_s": round(max(home), 2),
         "tap_to_server_reply_p50_ms": round(statistics.median(issued), 1),
-        "tap_to_server_reply_p99_ms": round(percentile(issued, 0.99), 1),
+        "tap_to_server_reply_p99_ms": round(quantile(issued, 0.99), 1),
         "tap_to_printed_p50_ms": round(statistics.median(printed), 1),
-        "tap_to_printed_p99_ms": round(percentile(printed, 0.99), 1),
+        "tap_to_printed_p99_ms": round(quantile(printed, 0.99), 1),
         "redraw_p50_ms": round(statistics.median(redraws), 1),
-        "redraw_p99_ms": round(percentile(redraws, 0.99), 1),
+        "redraw_p99_ms": round(quantile(redraws, 0.99), 1),
         "numbers_taken": len(taps) + len(slips),
         "runs": args.runs,
     }

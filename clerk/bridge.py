@@ -9,17 +9,16 @@ up again when it is back.
 """
 from __future__ import annotations
 
-import json
 import logging
 import queue
 import threading
-from datetime import datetime
 
 from clerk.config import BridgeConfig, PadConfig
 from hardware.pads import KEY, KEYS, RATING, RATING_REQUEST, Frame, PadBus
 from onewindow.client import QueueClient, RequestTimeout, identity_of
 from onewindow.mirror import StateMirror
 from onewindow.topics import Topics
+from onewindow.transport import local_now_iso
 
 log = logging.getLogger("onewindow.bridge")
 
@@ -123,7 +122,7 @@ class Bridge:
             self.bus.show(pad.address, "SIGN IN")
             return
         if key == "rating_request":
-            self._request_rating(pad.window, window, force=True)
+            self._request_rating(pad.window, window)
             return
         args: dict = {}
         if key == "pause":
@@ -171,7 +170,7 @@ class Bridge:
         if value and value.get("state") == "rating":
             self._request_rating(number, value)
 
-    def _request_rating(self, number: int, window: dict, force: bool = False) -> None:
+    def _request_rating(self, number: int, window: dict) -> None:
         ticket = window.get("awaiting_rating")
         if not ticket:
             return
@@ -208,6 +207,5 @@ class Bridge:
             if status == self._status:
                 return
             self._status = status
-        body = {**status, "at": datetime.now().astimezone().isoformat(timespec="seconds")}
-        self.transport.publish(self.topics.device_status(self.device_id),
-                               json.dumps(body, ensure_ascii=False, separators=(",", ":")), qos=1, retain=True)
+        self.transport.publish(self.topics.device_status(self.device_id), {**status, "at": local_now_iso()},
+                               qos=1, retain=True)

@@ -12,7 +12,6 @@ form cannot forge. Pages added by other modules use `require()` and `require_wri
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections import defaultdict, deque
@@ -31,6 +30,7 @@ from starlette.staticfiles import StaticFiles
 from console.accounts import Accounts
 from console.hall import Hall, HallUnavailable
 from console.sessions import COOKIE, Session, SessionSigner
+from onewindow.transport import dumps
 
 log = logging.getLogger("onewindow.console")
 
@@ -106,7 +106,7 @@ def page(request: Request, name: str, *roles: str) -> Response:
 
 
 def sse(event: str, data: Any) -> str:
-    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False, separators=(',', ':'))}\n\n"
+    return f"event: {event}\ndata: {dumps(data)}\n\n"
 
 
 # --------------------------------------------------------------------------- sign-in

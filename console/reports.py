@@ -270,18 +270,6 @@ def _fill(report: Report, visits: dict[str, _Visit], calls_at: dict[int, int]) -
             report.ratings[v.rating] = report.ratings.get(v.rating, 0) + 1
 
 
-def _when(value) -> float | None:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            dt = datetime.fromisoformat(value)
-        except ValueError:
-            return None
-        return dt.timestamp() if dt.tzinfo else None
-    return None
-
-
 def follow_up_cases(conn: sqlite3.Connection, site_id: str, first_day: str, last_day: str = "9999-12-31",
                     now: float | None = None) -> list[dict]:
     """The follow-up cases opened on service days first_day..last_day, as `followups.cases` folds them

@@ -18,6 +18,8 @@ import threading
 import time
 from dataclasses import dataclass
 
+from onewindow.transport import dumps
+
 COOKIE = "ow_session"
 DEFAULT_TTL = 12 * 3600.0  # a working day, then sign in again
 
@@ -55,8 +57,8 @@ class SessionSigner:
 
     def issue(self, username: str, role: str, name: str = "", window: int | None = None) -> tuple[str, Session]:
         s = Session(os.urandom(12).hex(), username, role, name, window, self.clock() + self.ttl)
-        body = json.dumps({"sid": s.sid, "u": s.username, "r": s.role, "n": s.name, "w": s.window, "exp": s.expires},
-                          separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        body = dumps({"sid": s.sid, "u": s.username, "r": s.role, "n": s.name, "w": s.window,
+                      "exp": s.expires}).encode("utf-8")
         return f"{_b64(body)}.{_b64(self._mac(body))}", s
 
     def read(self, cookie: str | None) -> Session | None:

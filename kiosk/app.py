@@ -22,11 +22,12 @@ log = logging.getLogger("onewindow.kiosk")
 _prepared = False
 
 
-def headless_env(video: str = "offscreen") -> dict[str, str]:
-    """Environment for Kivy without a screen (merge into os.environ before importing kivy)."""
+def headless_env(video: str = "offscreen", home: str | None = None) -> dict[str, str]:
+    """Environment for Kivy without a screen (merge into os.environ before importing kivy); KIVY_HOME is
+    `home`, else the one set, else a new temporary folder."""
     return {"SDL_VIDEODRIVER": video, "KIVY_NO_ARGS": "1", "KIVY_CLIPBOARD": "sdl2",
             "SDL_AUDIODRIVER": "dummy", "KIVY_NO_FILELOG": "1",
-            "KIVY_HOME": os.environ.get("KIVY_HOME") or tempfile.mkdtemp(prefix="onewindow-kivy-")}
+            "KIVY_HOME": home or os.environ.get("KIVY_HOME") or tempfile.mkdtemp(prefix="onewindow-kivy-")}
 
 
 def prepare(settings: Any, fullscreen: bool | None = None, size: tuple[int, int] | None = None) -> None:

@@ -25,11 +25,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def kivy_env(video: str = "offscreen") -> dict:
     """The environment for a Kivy child process without a screen (or under Xvfb with video="x11")."""
-    env = dict(os.environ)
-    env.update({"SDL_VIDEODRIVER": video, "KIVY_NO_ARGS": "1", "KIVY_CLIPBOARD": "sdl2", "SDL_AUDIODRIVER": "dummy",
-                "KIVY_HOME": tempfile.mkdtemp(prefix="onewindow-kivy-"), "KIVY_NO_FILELOG": "1",
-                "KIVY_LOG_MODE": "PYTHON", "PYTHONPATH": str(ROOT)})
-    return env
+    from kiosk.app import headless_env
+
+    return {**os.environ, **headless_env(video, home=tempfile.mkdtemp(prefix="onewindow-kivy-")),
+            "KIVY_LOG_MODE": "PYTHON", "PYTHONPATH": str(ROOT)}
 
 
 def run_tour(args: list[str], out: Path, video: str = "offscreen", wrapper: list[str] | None = None,
@@ -332,7 +331,9 @@ def _local_hall(site, printer_fake):
 
 def main(argv=None) -> int:
     args = _args(argv)
-    for k, v in __import__("kiosk.app", fromlist=["x"]).headless_env(os.environ.get("SDL_VIDEODRIVER", "offscreen")).items():
+    from kiosk.app import headless_env
+
+    for k, v in headless_env(os.environ.get("SDL_VIDEODRIVER", "offscreen")).items():
         os.environ.setdefault(k, v)
     from hardware.fakes.printer import FakePrinter
     from hardware.printing.config import printer_from_url

@@ -135,8 +135,8 @@ class QueueServer:
         self._resync = True  # a broker may come back without the retained state
 
     def _on_command(self, topic: str, payload: bytes) -> None:
-        parts = topic.split("/", 4)  # onewindow/{site}/cmd/{sender}/{command}
-        sender = parts[3] if len(parts) == 5 else ""
+        found = self.topics.sender_and_command(topic)  # onewindow/{site}/cmd/{sender}/{command}
+        sender = found[0] if found else ""
         role = self.roles.role_of(sender) if self.roles is not None else "console"
         if not (self.program_budget if role in ("console", "manager") else self.budget).allow(sender):
             self.dropped[sender] = self.dropped.get(sender, 0) + 1

@@ -31,6 +31,7 @@ import sqlite_utils
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from onewindow.transport import dumps
 from queue_server import dbguard
 from queue_server.dbguard import DatabaseUnusable
 
@@ -61,6 +62,18 @@ def new_event_id() -> str:
     value = (ms << 80) | (0x7 << 76) | (counter << 64) | (0b10 << 62) | rand
     h = f"{value:032x}"
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def event_of_row(row: tuple) -> dict:
+    """An event as the engine applies it, from a row (type, ts, day, ticket, window, data) of `events`."""
+    type_, ts, day, ticket, window, data = row
+    event = json.loads(data)
+    event.update(type=type_, at=ts, day=day)
+    if ticket is not None:
+        event["ticket"] = ticket
+    if window is not None:
+        event["window"] = window
+    return event
 
 
 class StoreError(Exception):
@@ -210,7 +223,7 @@ class Store:
             data = {k: v for k, v in event.items() if k not in COLUMNS}
             rows.append((new_event_id(), self.site_id, seq, event["day"], self._iso(event["at"]), event["at"],
                          event["type"], event.get("ticket"), event.get("window"), request_id,
-                         json.dumps(data, ensure_ascii=False, separators=(",", ":"))))
+                         dumps(data)))
             seq += 1
         req_rows = [(self.site_id, rid, cmd, self._iso(ts), ts, int(ok), reply)
                     for rid, cmd, ts, ok, reply in requests]
@@ -249,18 +262,10 @@ class Store:
                                 (self.site_id,)).fetchone()
         if row is None:
             return []
-        out = []
         cur = self.conn.execute(
             "SELECT type, ts, day, ticket, window, data FROM events WHERE site_id = ? AND day = ? ORDER BY seq",
             (self.site_id, row[0]))
-        for type_, ts, day, ticket, window, data in cur:
-            event = json.loads(data)
-            event.update(type=type_, at=ts, day=day)
-            if ticket is not None:
-                event["ticket"] = ticket
-            if window is not None:
-                event["window"] = window
-            out.append(event)
+        out = [event_of_row(r) for r in cur]
         # The day's first event is day_started; earlier days' close-out events are not replayed.
         for i, e in enumerate(out):
             if e["type"] == "day_started":
@@ -273,17 +278,8 @@ class Store:
         types = sorted(types)
         sql = (f"SELECT type, ts, day, ticket, window, data FROM events WHERE site_id = ? AND type IN "
                f"({', '.join('?' * len(types))})" + (" AND day < ?" if before_day else "") + " ORDER BY seq")
-        out = []
-        for type_, ts, day, ticket, window, data in self.conn.execute(
-                sql, (self.site_id, *types, *([before_day] if before_day else []))):
-            event = json.loads(data)
-            event.update(type=type_, at=ts, day=day)
-            if ticket is not None:
-                event["ticket"] = ticket
-            if window is not None:
-                event["window"] = window
-            out.append(event)
-        return out
+        return [event_of_row(r) for r in self.conn.execute(
+            sql, (self.site_id, *types, *([before_day] if before_day else [])))]
 
     def replies_since(self, ts: float) -> dict[str, str]:
         cur = self.conn.execute("SELECT request_id, reply FROM requests WHERE site_id = ? AND ts >= ?",

@@ -8,7 +8,7 @@ import pytest
 
 from tests.support import county_site, village_site
 
-pytest_plugins = ["tests.broker_fixture"]
+pytest_plugins = ["tests.broker_fixture", "tests.browser_fixture"]
 
 TZ = ZoneInfo("Asia/Shanghai")
 

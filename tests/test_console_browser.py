@@ -1,17 +1,15 @@
 """The clerk page in headless Chromium (Debian's, driven by Playwright): what a clerk sees and does."""
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
-import playwright.sync_api as playwright_api  # in the test extra: these tests never skip
+import playwright.sync_api as playwright_api
 import pytest
 
 from tests.console_support import PASSWORD, HallStack
 from tests.support import wait_until
 
-CHROMIUM = "/usr/bin/chromium"
 IMAGES = Path(__file__).resolve().parent.parent / "docs" / "images"
 
 
@@ -20,16 +18,6 @@ def stack():
     s = HallStack().start()
     yield s
     s.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not os.path.exists(CHROMIUM):
-        pytest.fail("Debian's chromium is needed at /usr/bin/chromium (apt-get install chromium)")
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-        yield b
-        b.close()
 
 
 @pytest.fixture

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
 import sqlite3
 from pathlib import Path
 
-import playwright.sync_api as playwright_api  # in the test extra: these tests never skip
+import playwright.sync_api as playwright_api
 import pytest
 
 from tests.manager_support import PASSWORD, ManagerStack, simulated_day_db
@@ -18,7 +17,6 @@ from tests.support import wait_until
 
 expect = playwright_api.expect
 expect.set_options(timeout=10_000)  # a loaded machine: assert what happens, not how fast (bench/ measures that)
-CHROMIUM = "/usr/bin/chromium"
 IMAGES = Path(__file__).resolve().parent.parent / "docs" / "images"
 
 
@@ -27,16 +25,6 @@ def stack():
     s = ManagerStack().start()
     yield s
     s.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not os.path.exists(CHROMIUM):
-        pytest.fail("Debian's chromium is needed at /usr/bin/chromium (apt-get install chromium)")
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-        yield b
-        b.close()
 
 
 def new_page(browser, width=1360, height=900, **kw):

@@ -19,9 +19,9 @@ import select
 import tempfile
 import threading
 import time
-import tty
 from pathlib import Path
 
+from hardware.fakes.pty import close_quietly, link, open_raw
 from hardware.led import ACK, CLEAR, NAK, NAK_COMMAND, NAK_CRC, NAK_ENCODING, PING, TEXT, Frame, FrameReader, frame
 
 log = logging.getLogger("onewindow.fake_led")
@@ -51,12 +51,8 @@ class FakeLedBus:
         return self
 
     def plug(self) -> None:
-        self._master, self._slave = os.openpty()
-        tty.setraw(self._slave)
-        tty.setraw(self._master)
-        link = Path(self.path)
-        link.unlink(missing_ok=True)
-        link.symlink_to(os.ttyname(self._slave))
+        self._master, self._slave = open_raw()
+        link(self.path, self._slave)
         self.unplugged = False
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="fake-led", daemon=True)
@@ -71,12 +67,7 @@ class FakeLedBus:
             self._thread.join(2)
         self._thread = None
         Path(self.path).unlink(missing_ok=True)
-        for fd in (self._master, self._slave):
-            if fd is not None:
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
+        close_quietly(self._master, self._slave)
         self._master = self._slave = None
 
     def stop(self) -> None:

@@ -18,9 +18,9 @@ import os
 import select
 import threading
 import time
-import tty
 from pathlib import Path
 
+from hardware.fakes.pty import close_quietly, link, open_raw
 from hardware.pads import (KEY, KEY_CODES, POLL, POLL_ANSWER, RATING, RATING_REQUEST, SHOW, Frame, FrameReader,
                            encode)
 
@@ -109,12 +109,7 @@ class FakePadBus:
         if self._thread is not None:
             self._thread.join(2)
         self.path.unlink(missing_ok=True)
-        for fd in (self._master, self._slave):
-            if fd is not None:
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
+        close_quietly(self._master, self._slave)
         self._master = self._slave = None
 
     def replug(self) -> "FakePadBus":
@@ -122,11 +117,8 @@ class FakePadBus:
 
     # --- the wire --------------------------------------------------------------------------------
     def start(self) -> "FakePadBus":
-        self._master, self._slave = os.openpty()
-        tty.setraw(self._master)
-        tty.setraw(self._slave)
-        self.path.unlink(missing_ok=True)
-        self.path.symlink_to(os.ttyname(self._slave))
+        self._master, self._slave = open_raw()
+        link(self.path, self._slave)
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="fake-pad-bus", daemon=True)
         self._thread.start()

@@ -51,13 +51,13 @@ import select
 import socket
 import threading
 import time
-import tty
 from collections import deque
 from typing import Callable
 
 from hardware.printing import escpos
 from hardware.printing.paper import DOTS_PER_MM
 from hardware.fakes.printer_mechanism import Mechanism
+from hardware.fakes.pty import close_quietly, open_raw
 from hardware.fakes.printer_roll import CutMark, PrintedImage, PrintedLine, roll_image, split_pages
 from hardware.fakes.printer_roll import Feed  # noqa: F401 - re-exported for tests
 
@@ -107,8 +107,7 @@ class FakePrinter(Mechanism):
     # ------------------------------------------------------------------ transport
     def start(self) -> "FakePrinter":
         if self.transport == "pty":
-            self._master, self._slave = os.openpty()
-            tty.setraw(self._slave)
+            self._master, self._slave = open_raw()
             self.device = os.ttyname(self._slave)
         elif self.transport == "tcp":
             self._server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -152,12 +151,7 @@ class FakePrinter(Mechanism):
         self.stop()
 
     def _close_port(self) -> None:
-        for fd in (self._master, self._slave):
-            if fd is not None:
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
+        close_quietly(self._master, self._slave)
         self._master = self._slave = None
         for s in self._conns + ([self._server] if self._server else []):
             try:

@@ -15,8 +15,9 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
-import tty
 from pathlib import Path
+
+from hardware.fakes.pty import close_quietly, link, open_raw
 
 log = logging.getLogger("onewindow.fake_devices")
 
@@ -39,13 +40,8 @@ class FakeLineDevice:
 
     def replug(self) -> None:
         self._close()
-        self._master, self._slave = os.openpty()
-        tty.setraw(self._slave)
-        tmp = self._dir / "tty.new"
-        if tmp.exists() or tmp.is_symlink():
-            tmp.unlink()
-        tmp.symlink_to(os.ttyname(self._slave))
-        os.replace(tmp, self.device)
+        self._master, self._slave = open_raw()
+        link(self.device, self._slave)
         self.unplugged = False
 
     def unplug(self) -> None:
@@ -77,12 +73,7 @@ class FakeLineDevice:
         self.send(data)
 
     def _close(self) -> None:
-        for fd in (self._master, self._slave):
-            if fd is not None:
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
+        close_quietly(self._master, self._slave)
         self._master = self._slave = None
 
     def __enter__(self):
