@@ -39,7 +39,7 @@ def runs(tmp_path_factory):
             proc.kill()
             log, _ = proc.communicate()
         path = out / f"{name}.json"
-        assert path.exists(), f"the {name} display run wrote nothing:\n{log[-3000:]}"
+        assert path.exists(), f"the {name} display run wrote nothing (exit {proc.returncode}):\n{log[-3000:]}"
         facts = json.loads(path.read_text(encoding="utf-8"))
         assert "error" not in facts, f"{facts['error']}\n{log[-3000:]}"
         results[name] = facts
