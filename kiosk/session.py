@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import itertools
 from collections import deque
-import os
 import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-_boot = os.urandom(3).hex()
+from onewindow.client import boot_nonce
+
+_boot = boot_nonce()
 _counter = itertools.count(1)
 
 

@@ -82,3 +82,14 @@ def test_any_payload_gives_a_command_or_a_bad_request(command, body):
         parse(command, body, PREFIX)
     except BadRequest as bad:
         assert bad.code and bad.message
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(["kiosk-1", "window-12", "console", "display-1", "k1"]), st.integers(1, 10**7))
+def test_a_clients_own_request_ids_never_look_like_personal_data(client_id, counter):
+    # A hex boot nonce can be all digits ("139176"), and with the dashes around it the request id
+    # "kiosk-1-139176-10000" read as a phone number: the server refused an honest kiosk's issue.
+    from onewindow.client import boot_nonce
+    from queue_server.commands import contains_personal_data
+    assert not contains_personal_data({"request_id": f"{client_id}-{boot_nonce()}-{counter}"})
+    assert contains_personal_data({"request_id": f"{client_id}-139176-10000"})  # the old shape, for contrast
