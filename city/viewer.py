@@ -16,10 +16,8 @@ import logging
 import os
 import secrets
 import threading
-import time
 from typing import Sequence
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -35,6 +33,7 @@ from console import app as base
 from console.accounts import Accounts
 from console.city import city_routes
 from console.hall import HallUnavailable
+from console.runner import WebRunner
 from console.sessions import DEFAULT_TTL, SessionSigner
 from onewindow.broker import BrokerSettings
 
@@ -86,8 +85,10 @@ def create_city_app(live, report, accounts: Accounts, signer: SessionSigner, *,
     return app
 
 
-class CityConsole:
+class CityConsole(WebRunner):
     """The city bus (each node in turn), the city store, the users file and the web app."""
+
+    name = "city console"
 
     def __init__(self, nodes: Sequence[BrokerSettings], city_db: str | None, users: str | os.PathLike, *,
                  host: str = "127.0.0.1", port: int = 8090, client_id: str = "city-console",
@@ -98,51 +99,11 @@ class CityConsole:
         report = locked_report(self.store) if self.store is not None else None
         self.accounts = Accounts(users)
         self.signer = SessionSigner(secret or secrets.token_bytes(32), ttl=session_ttl)
-        self.app = create_city_app(self.live, report, self.accounts, self.signer, secure_cookies=secure_cookies)
-        config = uvicorn.Config(self.app, host=host, port=port, log_level="warning", access_log=False,
-                                timeout_graceful_shutdown=2, lifespan="off")
-        self.server = uvicorn.Server(config)
-        self.host, self.port = host, port
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    def start(self, timeout: float = 10.0) -> "CityConsole":
-        self.transport.start(timeout=None)  # the page works (empty) while no bus node answers
-        self._thread = threading.Thread(target=self.server.run, name="city-console-http", daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + timeout
-        while not self.server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError(f"the city console did not start on {self.url}")
-            time.sleep(0.02)
-        return self
-
-    def serve(self) -> None:
-        self.transport.start(timeout=None)
-        log.info("city console on %s", self.url)
-        try:
-            self.server.run()
-        finally:
-            self.close()
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(10)
-        self.close()
+        self._serve_app(create_city_app(self.live, report, self.accounts, self.signer,
+                                        secure_cookies=secure_cookies), host, port, lifespan="off")
 
     def close(self) -> None:
-        self.transport.stop()
-        self.accounts.close()
+        super().close()
         if self.store is not None:
             self.store.close()
-
-    def __enter__(self) -> "CityConsole":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
 
