@@ -8,7 +8,6 @@ import base64
 import io
 import json
 import logging
-import os
 import re
 from pathlib import Path
 
@@ -25,7 +24,6 @@ from onewindow.mqtt import MqttTransport
 from tests.conftest import Clock, local_time
 from tests.console_support import PASSWORD, HallStack
 
-CHROMIUM = "/usr/bin/chromium"
 IMAGES = Path(__file__).resolve().parent.parent / "docs" / "images"
 LAST4, PHONE = "907X", "13912345678"
 SALT = b"booking-browser-test-salt"
@@ -45,16 +43,6 @@ def hall():
     yield stack
     spy.stop()
     stack.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not os.path.exists(CHROMIUM):
-        pytest.fail("Debian's chromium is needed at /usr/bin/chromium (apt-get install chromium)")
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-        yield b
-        b.close()
 
 
 @pytest.fixture
