@@ -25,10 +25,12 @@ def offscreen_env(kivy_home: Path) -> dict:
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     out = tmp_path_factory.mktemp("display")
-    env = offscreen_env(out / "kivy")
     IMAGES.mkdir(parents=True, exist_ok=True)
+    # Each child its own KIVY_HOME: Kivy writes config.ini there at first start, and two children racing
+    # on one file made the second exit 1 before it drew anything (seen in a fresh-clone CI run).
     procs = {name: subprocess.Popen([sys.executable, str(ROOT / "tests" / "display_harness.py"), name, layout,
-                                     str(out), str(IMAGES)], env=env, stdout=subprocess.PIPE,
+                                     str(out), str(IMAGES)], env=offscreen_env(out / f"kivy-{name}"),
+                                    stdout=subprocess.PIPE,
                                     stderr=subprocess.STDOUT, text=True)
              for name, layout in (("landscape", "landscape"), ("portrait", "portrait"))}
     results = {}
