@@ -69,7 +69,7 @@ class MqttTransport:
         if settings.tls:  # mqtts://: the broker's certificate must chain to the site CA (or the system's)
             c.tls_set(ca_certs=settings.ca)
         c.reconnect_delay_set(min_delay=0.5, max_delay=5)  # type: ignore[arg-type]
-        c.max_inflight_messages_set(1000)
+        c.max_inflight_messages_set(0)  # no cap: a cap makes paho scan every message in flight at each PUBACK
         c.max_queued_messages_set(0)  # unlimited: keep QoS 1 messages across a reconnect
         c.on_pre_connect = self._on_pre_connect
         c.on_socket_register_write = self._wake  # publish() only queues; the loop writes

@@ -13,13 +13,19 @@ class HallCalendar:
         self.tz = ZoneInfo(site.timezone)
         self._reset = timedelta(hours=site.day_reset.hour, minutes=site.day_reset.minute)
         self._day_cache: tuple[float, float, str] = (0.0, -1.0, "")  # [start, end) -> day
+        self._iso_cache: tuple[int, str] = (-1, "")
         self._spans_cache: dict[date, dict[int, tuple[tuple[float, float], ...]]] = {}
 
     def local(self, now: float) -> datetime:
         return datetime.fromtimestamp(now, self.tz)
 
     def iso(self, now: float) -> str:
-        return self.local(now).isoformat(timespec="seconds")
+        second = int(now // 1)
+        if round((now - second) * 1e6) >= 1_000_000:  # datetime rounds to the microsecond first
+            second += 1
+        if second != self._iso_cache[0]:  # many events share a second under load; zoneinfo is slow
+            self._iso_cache = (second, self.local(second).isoformat(timespec="seconds"))
+        return self._iso_cache[1]
 
     def service_day(self, now: float) -> str:
         """The service day `now` belongs to: the local date, shifted back by the daily reset time."""

@@ -86,6 +86,7 @@ class Store:
         self.path = str(path)
         self.site_id = site_id
         self.tz = ZoneInfo(timezone)
+        self._iso_second: tuple[int, str, str] = (-1, "", "")
         self._lock_fd: int | None = None
         self._marker_day: str | None = None
         if self.path != ":memory:":
@@ -140,6 +141,7 @@ class Store:
         # choosing (the server: after its replies have left), not inside a commit a reply waits for.
         self.checkpoint_rows = checkpoint_rows
         self._rows_since_checkpoint = 0
+        self._checkpointer: Checkpointer | None = None
         if checkpoint_rows:
             self.conn.execute("PRAGMA wal_autocheckpoint=0")
 
@@ -212,7 +214,16 @@ class Store:
             FROM events WHERE ticket IS NOT NULL GROUP BY site_id, day, ticket""")
 
     def _iso(self, ts: float) -> str:
-        return datetime.fromtimestamp(ts, self.tz).isoformat(timespec="milliseconds")
+        """Local time with milliseconds; the zone's part is worked out once a second (zoneinfo is slow)."""
+        second = int(ts // 1)
+        micro = round((ts - second) * 1e6)  # as datetime rounds it
+        if micro >= 1_000_000:
+            second, micro = second + 1, 0
+        if second != self._iso_second[0]:
+            text = datetime.fromtimestamp(second, self.tz).isoformat(timespec="seconds")
+            self._iso_second = (second, text[:19], text[19:])
+        _, head, zone = self._iso_second
+        return f"{head}.{micro // 1000:03d}{zone}"
 
     def commit(self, events: Iterable[tuple[dict, str | None]],
                requests: Iterable[tuple[str, str, float, bool, str]]) -> None:
@@ -246,13 +257,32 @@ class Store:
             self.write_marker()  # once per service day: the log of this day has begun
 
     def checkpoint_due(self) -> bool:
+        if self._checkpointer is not None and self._checkpointer.finished:
+            return True  # the copy made on the side is done: finish it here
         return bool(self.checkpoint_rows) and self._rows_since_checkpoint >= self.checkpoint_rows
 
     def checkpoint(self) -> None:
-        """Copy the WAL into the database file (PASSIVE: never waits for readers)."""
+        """Copy the WAL into the database file (PASSIVE: never waits for readers).
+
+        A file-backed store copies the bulk on its own thread and connection (milliseconds of writes and
+        fsyncs that the next batch's replies need not wait for), then, once that is done, copies here the
+        few frames committed meanwhile: with the copy complete the next commit starts the WAL file from
+        its beginning again, so it stays small under a steady load (a checkpoint on the side alone never
+        catches up with a writer that never pauses)."""
+        if self._checkpointer is not None and self._checkpointer.finished:
+            self._checkpointer.finished = False
+            self._checkpoint_here()
+            return
+        self._rows_since_checkpoint = 0
+        if self.path == ":memory:":
+            return
+        if self._checkpointer is None:
+            self._checkpointer = Checkpointer(self.path)
+        self._checkpointer.request()
+
+    def _checkpoint_here(self) -> None:
         try:
             self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-            self._rows_since_checkpoint = 0
         except sqlite3.Error as exc:
             log.warning("checkpoint of %s failed (will retry): %s", self.path, exc)
 
@@ -287,6 +317,9 @@ class Store:
         return dict(cur.fetchall())
 
     def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
+            self._checkpointer = None
         try:
             self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             self.write_marker()
@@ -294,3 +327,48 @@ class Store:
             pass
         self.conn.close()
         self._release()
+
+
+class Checkpointer:
+    """A thread with its own connection that runs a PASSIVE checkpoint whenever asked (requests that
+    arrive while one runs are folded into the next)."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self._wanted = threading.Event()
+        self._stopping = False
+        self.finished = False  # a copy is done and its owner has not finished it yet
+        self.runs = 0
+        self._thread = threading.Thread(target=self._run, name="store-checkpoint", daemon=True)
+        self._thread.start()
+
+    def request(self) -> None:
+        self._wanted.set()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wanted.set()
+        self._thread.join(10)
+
+    def _run(self) -> None:
+        try:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA busy_timeout=5000")
+            conn.execute("PRAGMA synchronous=FULL")  # the copied pages are on the device before the WAL is reused
+        except sqlite3.Error as exc:
+            log.warning("checkpoints of %s are off: cannot open it (%s)", self.path, exc)
+            return
+        try:
+            while True:
+                self._wanted.wait()
+                self._wanted.clear()
+                if self._stopping:
+                    return
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                    self.runs += 1
+                    self.finished = True
+                except sqlite3.Error as exc:
+                    log.warning("checkpoint of %s failed (will retry): %s", self.path, exc)
+        finally:
+            conn.close()
