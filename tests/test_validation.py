@@ -41,6 +41,19 @@ def test_bad_fields_are_named_in_the_error(fields, code, words):
     assert err.value.reply_to == PREFIX + "kiosk-1"
 
 
+def test_personal_numbers_are_found_however_the_json_writes_them():
+    """The check reads the payload's text in one pass, and value by value when the text has escapes, so
+    neither a JSON number nor \\u-escaped digits slip past it."""
+    good = payload(business_type="A", item="CB-01")
+    for raw in (good.replace(b'"CB-01"', b'13912345678'),                       # a JSON number
+                good.replace(b'CB-01', b'\\u0031\\u0033912345678'),         # escaped digits
+                good.replace(b'CB-01', b'139 1234 5678')):                              # grouped
+        with pytest.raises(BadRequest) as err:
+            parse("issue", raw, PREFIX)
+        assert err.value.code == "personal_data", raw
+    assert parse("issue", good, PREFIX)[2]["item"] == "CB-01"
+
+
 def test_a_reply_topic_outside_the_site_cannot_be_answered():
     for reply_to in ("onewindow/other/reply/x", PREFIX, PREFIX + "a/b", PREFIX + "#", 5):
         with pytest.raises(BadRequest) as err:
