@@ -31,14 +31,15 @@ def _enterable(tmp: str) -> Path:
     return Path(tmp)
 
 
-def start_server(url: str, db: Path, config: Path, timeout: float = 30, credentials: str | None = None):
+def start_server(url: str, db: Path, config: Path, timeout: float = 30, credentials: str | None = None,
+                 durability: str = "power"):
     """The server; on an open broker with --open (the load's clients are not in any registry), on a
     locked-down one with the server's credentials and role checks."""
     import subprocess
     access = ["--credentials", credentials] if credentials else ["--open"]
     proc = subprocess.Popen(
         [sys.executable, "-m", "cli", "server", "--broker", url, "--db", str(db), "-c", str(config),
-         "--always-open", "--backup-every", "0", *access],
+         "--always-open", "--backup-every", "0", "--durability", durability, *access],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     wait_for_line(proc, SERVER_READY, timeout)
     return proc
@@ -100,13 +101,36 @@ def run_both(broker: ManagedBroker, site, config: Path, tmp: Path, args) -> tupl
     describe(f"Bare broker (echo, {args.echo_pattern} pattern)", bare)
     if args.echo_only:
         return bare, None
-    server = start_server(broker.url, tmp / "queue.db", config, credentials=server_creds)
+    server = start_server(broker.url, tmp / "queue.db", config, credentials=server_creds, durability=args.durability)
     try:
         issue = measure(client_url, client_settings, site.site_id, args, secure_dir)
     finally:
         stop_process(server)
-    describe("Ticket issue (onewindow server)", issue)
+    describe(f"Ticket issue (onewindow server, durability {args.durability})", issue)
     return bare, issue
+
+
+def disk_flush_ms(directory: Path, flushes: int = 200) -> dict:
+    """What one flush to the device costs here (write 4 KiB in place + fdatasync): the floor of a round
+    trip whose reply waits for its command to be on the disk (durability "power")."""
+    import os
+    import time
+    from onewindow.stats import quantile
+    path = directory / "flush-probe"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        os.ftruncate(fd, 1 << 20)
+        os.fsync(fd)
+        took = []
+        for i in range(flushes):
+            os.pwrite(fd, b"x" * 4096, (i % 256) * 4096)
+            t0 = time.perf_counter()
+            os.fdatasync(fd)
+            took.append((time.perf_counter() - t0) * 1000)
+    finally:
+        os.close(fd)
+        path.unlink()
+    return {"p50_ms": quantile(took, 0.5), "p99_ms": quantile(took, 0.99)}
 
 
 def ratio(a, b):
@@ -128,12 +152,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--secure", action="store_true",
                         help="the locked-down broker: clients over TLS with their own passwords, the ACL, the "
                              "server checking roles (the echo answers as the server, on the same broker)")
+    parser.add_argument("--durability", choices=("power", "crash"), default="power",
+                        help="the server's durability (default %(default)s: each batch fsynced before its replies; "
+                             "crash: written to the OS, synced each second)")
     parser.add_argument("--echo-pattern", choices=ECHO_PATTERNS, default="network",
                         help="how the echo drives paho (default: %(default)s, the plainest)")
     args = parser.parse_args(argv)
     args.duration = min(args.duration, 120.0)
     args.samples = min(args.samples, 100_000)
     with tempfile.TemporaryDirectory(prefix="onewindow-bench-") as tmp:
+        flush = disk_flush_ms(Path(tmp))
+        print(f"Disk flush here (4 KiB + fdatasync): p50 {flush['p50_ms']:.3f} ms, p99 {flush['p99_ms']:.3f} ms",
+              flush=True)
         config = secure_site(Path(args.config), Path(tmp), args) if args.secure else Path(args.config)
         site = cfg.load(config)
         broker = secure_broker(site, _enterable(tmp)) if args.secure else ManagedBroker(_enterable(tmp) / "broker", port=0)
@@ -151,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
         "issue_unanswered": issue and issue["load"]["lost"],
         "qos": args.qos,
         "secure": args.secure,
+        "durability": args.durability,
+        "disk_flush_p50_ms": round(flush["p50_ms"], 3), "disk_flush_p99_ms": round(flush["p99_ms"], 3),
     }
     for k in ("bare_rtt_p50_ms", "bare_rtt_p99_ms", "issue_rtt_p50_ms", "issue_rtt_p99_ms"):
         if result[k] is not None:

@@ -25,6 +25,11 @@ def register(sub) -> None:
                    help="back the log up to FILE while running (default: var/<site id>.backup.db)")
     p.add_argument("--backup-every", type=float, default=300.0, metavar="SECONDS",
                    help="seconds between backups (default 300; 0: no backups)")
+    p.add_argument("--durability", choices=("power", "crash"), default="power",
+                   help="power (default): each accepted batch of commands is on the disk (fsync) before its "
+                        "replies leave, so a power cut loses nothing acknowledged; crash: it is written to the "
+                        "operating system (safe if the server is killed, not from a power cut, which may lose "
+                        "the last second), for a disk whose flush is slow")
     p.add_argument("--open", action="store_true",
                    help="development only: accept any command from any client (no role checks; see "
                         "docs/SECURITY.md). By default each client may do what its role in the site's device "
@@ -48,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
         return 1
     db = Path(args.db or f"var/{site.site_id}.db")
     try:
-        store = Store(db, site.site_id, site.timezone)
+        store = Store(db, site.site_id, site.timezone, durability=args.durability)
     except DatabaseUnusable as exc:
         log.error("cannot start: %s", exc)
         print(f"server: {exc}")

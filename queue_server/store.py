@@ -6,8 +6,10 @@ Tables
 - `requests`: the first reply sent to each request id, so a retried request gets the same answer.
 - `_onewindow_meta`: schema version.
 
-`commit()` writes a whole batch of commands in one transaction with synchronous=FULL: the server
-calls it before any reply of the batch leaves (group commit).
+`commit()` writes a whole batch of commands in one transaction: the server calls it before any reply of
+the batch leaves (group commit). With durability "power" (the default, synchronous=FULL) the batch is on
+the device when it returns; with "crash" (synchronous=NORMAL) it is in the operating system's hands (safe
+from a killed server; a power cut may lose the last second) for disks whose flush is slow.
 
 Opening a file-backed store first checks that it can be trusted (`queue_server/dbguard.py`): one server
 per site and database (a lock file), a sound and writable SQLite file (`PRAGMA quick_check`), and a log
@@ -40,6 +42,8 @@ __all__ = ["Store", "StoreError", "DatabaseUnusable", "new_event_id"]
 log = logging.getLogger("onewindow.store")
 
 SCHEMA_VERSION = 1
+DURABILITY = {"power": "FULL", "crash": "NORMAL"}  # -> SQLite's synchronous setting of the writer
+CRASH_SYNC_SECONDS = 1.0  # "crash" durability: the WAL reaches the device at least this often
 # Event fields kept in their own columns; the rest go to `data` as JSON.
 COLUMNS = ("type", "at", "day", "ticket", "window")
 
@@ -82,7 +86,15 @@ class StoreError(Exception):
 
 class Store:
     def __init__(self, path: str | Path, site_id: str, timezone: str = "Asia/Shanghai",
-                 checkpoint_rows: int = 500):
+                 checkpoint_rows: int = 500, durability: str = "power"):
+        """`durability`: "power" (default): every commit is on the device (fsync) before it returns, so
+        nothing acknowledged is lost even to a power cut; "crash": every commit is in the operating
+        system's hands before it returns (it survives the server being killed, not a power cut, which may
+        lose what was committed in the last second: the WAL is synced by a checkpoint at least once a
+        second), for disks whose flush is slow."""
+        if durability not in DURABILITY:
+            raise ValueError(f"durability must be one of {', '.join(DURABILITY)}, not {durability!r}")
+        self.durability = durability
         self.path = str(path)
         self.site_id = site_id
         self.tz = ZoneInfo(timezone)
@@ -112,7 +124,7 @@ class Store:
             if file_backed:
                 dbguard.check_integrity(self.conn, db)
             self.conn.execute("PRAGMA journal_mode=WAL")
-            self.conn.execute("PRAGMA synchronous=FULL")
+            self.conn.execute(f"PRAGMA synchronous={DURABILITY[self.durability]}")
             self.conn.execute("PRAGMA busy_timeout=5000")
             self._create()
             # A write at open: a read-only file is found now, not at the first ticket of the day.
@@ -142,6 +154,8 @@ class Store:
         self.checkpoint_rows = checkpoint_rows
         self._rows_since_checkpoint = 0
         self._checkpointer: Checkpointer | None = None
+        self._checkpoint_asked = time.monotonic()
+        self._rows_since_catch_up = 0
         if checkpoint_rows:
             self.conn.execute("PRAGMA wal_autocheckpoint=0")
 
@@ -253,12 +267,16 @@ class Store:
             raise StoreError(f"could not write to {self.path}: {exc}") from exc
         self.next_seq = seq
         self._rows_since_checkpoint += len(rows) + len(req_rows)
+        self._rows_since_catch_up += len(rows) + len(req_rows)
         if rows and rows[-1][3] != self._marker_day:
             self.write_marker()  # once per service day: the log of this day has begun
 
     def checkpoint_due(self) -> bool:
-        if self._checkpointer is not None and self._checkpointer.finished:
+        if self._catch_up_due():
             return True  # the copy made on the side is done: finish it here
+        if self.durability == "crash" and self._rows_since_checkpoint and self.path != ":memory:" \
+                and time.monotonic() - self._checkpoint_asked >= CRASH_SYNC_SECONDS:
+            return True  # the checkpoint syncs the WAL: what was committed this second reaches the device
         return bool(self.checkpoint_rows) and self._rows_since_checkpoint >= self.checkpoint_rows
 
     def checkpoint(self) -> None:
@@ -269,16 +287,24 @@ class Store:
         few frames committed meanwhile: with the copy complete the next commit starts the WAL file from
         its beginning again, so it stays small under a steady load (a checkpoint on the side alone never
         catches up with a writer that never pauses)."""
-        if self._checkpointer is not None and self._checkpointer.finished:
+        if self._catch_up_due():
             self._checkpointer.finished = False
+            self._rows_since_catch_up = 0
             self._checkpoint_here()
             return
         self._rows_since_checkpoint = 0
+        self._checkpoint_asked = time.monotonic()
         if self.path == ":memory:":
             return
         if self._checkpointer is None:
             self._checkpointer = Checkpointer(self.path)
         self._checkpointer.request()
+
+    def _catch_up_due(self) -> bool:
+        """A copy on the side has finished and enough was committed since the last catch-up here that
+        the WAL file should start again from its beginning (bounds its size; rare under a light load)."""
+        return (self._checkpointer is not None and self._checkpointer.finished
+                and self._rows_since_catch_up >= self.checkpoint_rows)
 
     def _checkpoint_here(self) -> None:
         try:

@@ -206,3 +206,26 @@ def test_the_server_checkpoints_the_log_so_the_wal_stays_small(tmp_path, county,
     assert sizes[1] <= sizes[0] * 1.2, f"the WAL keeps growing: {sizes}"
     count = hall.server.store.conn.execute("SELECT count(*) FROM events WHERE type = 'ticket_issued'")
     assert count.fetchone()[0] == 2000
+
+
+def test_crash_durability_writes_without_fsync_and_syncs_the_wal_each_second(tmp_path, county, monkeypatch):
+    import queue_server.store as store_module
+    clock = [1000.0]
+    monkeypatch.setattr(store_module.time, "monotonic", lambda: clock[0])
+    power = Store(tmp_path / "p.db", county.site_id, county.timezone)
+    crash = Store(tmp_path / "c.db", county.site_id, county.timezone, durability="crash")
+    assert power.conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL: fsync at each commit
+    assert crash.conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL: the OS has it
+    event = {"type": "day_started", "at": 1.7e9, "day": "2026-12-01"}
+    for s in (power, crash):
+        s.commit([(event, "r1")], [("r1", "open", 1.7e9, True, "{}")])
+    clock[0] += 0.5
+    assert not crash.checkpoint_due() and not power.checkpoint_due()
+    clock[0] += 0.6  # a second after the last checkpoint, with rows written since: the WAL must reach the disk
+    assert crash.checkpoint_due() and not power.checkpoint_due()
+    crash.checkpoint()
+    assert not crash.checkpoint_due()
+    with pytest.raises(ValueError, match="durability"):
+        Store(tmp_path / "x.db", county.site_id, county.timezone, durability="fast")
+    power.close()
+    crash.close()
