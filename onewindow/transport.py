@@ -16,12 +16,13 @@ Messages arrive in batches: the handlers see every message that was waiting, one
 """
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections import deque
 from datetime import datetime
 from typing import Any, Callable, Protocol
+
+import orjson
 
 from onewindow.topics import Topics
 
@@ -46,8 +47,9 @@ class Transport(Protocol):
 
 
 def dumps(obj: Any) -> str:
-    """Compact JSON as it goes on the wire: UTF-8 text kept as is, no spaces."""
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    """Compact JSON as it goes on the wire: UTF-8 text kept as is, no spaces (orjson: the server writes
+    two of these per command, and the standard library's encoder was a fifth of its own work)."""
+    return orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS).decode("utf-8")
 
 
 def encode(payload: Payload) -> bytes:

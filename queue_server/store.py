@@ -43,7 +43,8 @@ log = logging.getLogger("onewindow.store")
 
 SCHEMA_VERSION = 1
 DURABILITY = {"power": "FULL", "crash": "NORMAL"}  # -> SQLite's synchronous setting of the writer
-CRASH_SYNC_SECONDS = 1.0  # "crash" durability: the WAL reaches the device at least this often
+CRASH_SYNC_SECONDS = 1.0
+CATCH_UP_FRAMES = 4000  # WAL pages (16 MB) past which a checkpoint is finished on the writer's thread  # "crash" durability: the WAL reaches the device at least this often
 # Event fields kept in their own columns; the rest go to `data` as JSON.
 COLUMNS = ("type", "at", "day", "ticket", "window")
 
@@ -155,7 +156,6 @@ class Store:
         self._rows_since_checkpoint = 0
         self._checkpointer: Checkpointer | None = None
         self._checkpoint_asked = time.monotonic()
-        self._rows_since_catch_up = 0
         if checkpoint_rows:
             self.conn.execute("PRAGMA wal_autocheckpoint=0")
 
@@ -267,7 +267,6 @@ class Store:
             raise StoreError(f"could not write to {self.path}: {exc}") from exc
         self.next_seq = seq
         self._rows_since_checkpoint += len(rows) + len(req_rows)
-        self._rows_since_catch_up += len(rows) + len(req_rows)
         if rows and rows[-1][3] != self._marker_day:
             self.write_marker()  # once per service day: the log of this day has begun
 
@@ -289,7 +288,6 @@ class Store:
         catches up with a writer that never pauses)."""
         if self._catch_up_due():
             self._checkpointer.finished = False
-            self._rows_since_catch_up = 0
             self._checkpoint_here()
             return
         self._rows_since_checkpoint = 0
@@ -301,10 +299,11 @@ class Store:
         self._checkpointer.request()
 
     def _catch_up_due(self) -> bool:
-        """A copy on the side has finished and enough was committed since the last catch-up here that
-        the WAL file should start again from its beginning (bounds its size; rare under a light load)."""
+        """A copy on the side has finished and found the WAL so long that it should start again from its
+        beginning (bounds its size; under a light load the copy on the side completes by itself in a
+        pause between commits, and the next commit restarts the WAL without any help)."""
         return (self._checkpointer is not None and self._checkpointer.finished
-                and self._rows_since_catch_up >= self.checkpoint_rows)
+                and self._checkpointer.wal_frames >= CATCH_UP_FRAMES)
 
     def _checkpoint_here(self) -> None:
         try:
@@ -364,6 +363,7 @@ class Checkpointer:
         self._wanted = threading.Event()
         self._stopping = False
         self.finished = False  # a copy is done and its owner has not finished it yet
+        self.wal_frames = 0  # the WAL's length in pages at the last copy
         self.runs = 0
         self._thread = threading.Thread(target=self._run, name="store-checkpoint", daemon=True)
         self._thread.start()
@@ -391,7 +391,8 @@ class Checkpointer:
                 if self._stopping:
                     return
                 try:
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                    row = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                    self.wal_frames = row[1] if row and row[1] > 0 else 0
                     self.runs += 1
                     self.finished = True
                 except sqlite3.Error as exc:
