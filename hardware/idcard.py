@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from hardware.lines import LineDevice
+from onewindow.personal import mask_id, mask_name
 
 log = logging.getLogger("onewindow.hardware")
 
@@ -25,7 +26,7 @@ class IdCard:
     id_number: str = field(repr=False)
 
     def __repr__(self) -> str:
-        return f"IdCard(name={self.name[:1]}*, id={self.id_number[:4]}****{self.id_number[-4:]})"
+        return f"IdCard(name={mask_name(self.name)}, id={mask_id(self.id_number)})"
 
 
 class IdCardReader(LineDevice):

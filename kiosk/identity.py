@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from datetime import date
 from urllib.parse import parse_qs, urlsplit
 
+from onewindow.personal import mask_id, mask_name
+
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 CHECK = "10X98765432"
 ID_RE = re.compile(r"^\d{17}[\dXx]$")
@@ -70,20 +72,6 @@ def age_on(id_number: str, today: date) -> int:
     if born is None:
         raise NotUnderstood("the ID number holds no valid birth date")
     return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
-
-
-def mask_id(id_number: str) -> str:
-    """3301**********1234: the region's first four and the last four, nothing of the birth date."""
-    s = str(id_number or "")
-    if len(s) <= 8:
-        return "*" * len(s)
-    return s[:4] + "*" * (len(s) - 8) + s[-4:]
-
-
-def mask_name(name: str) -> str:
-    """张* / 张** / J*** : the first character only."""
-    s = str(name or "").strip()
-    return s[:1] + "*" * max(1, len(s) - 1) if s else ""
 
 
 def priority_for(age: int, elderly_age: int, groups: tuple[str, ...] | list[str]) -> str | None:

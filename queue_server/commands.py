@@ -14,18 +14,13 @@ from typing import Any, Callable
 
 from onewindow import PROTOCOL_VERSION
 from onewindow.logsafe import escape
+from onewindow.personal import contains_personal_data, mask_text, personal_spans
+
+__all__ = ["BadRequest", "parse", "log_excerpt", "contains_personal_data", "mask_text", "SCHEMAS", "QUERIES"]
 
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
 CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 CLERK_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,32}$")
-# What personal data looks like in the clear: a mainland ID number (17 digits and a digit or X), a mobile
-# number (11 digits from 13x-19x), written with ASCII or full-width digits, in one piece or in groups
-# split by spaces or dashes ("110101 19900307 123X", "139-1234-5678", "１３９１２３４５６７８").
-_DIGIT = "[0-9\uff10-\uff19]"
-_SEP = "[ \t\u00a0\u3000\\-\u2010-\u2015\u2212\ufe63\uff0d]{1,3}"
-_DIGIT_RUN = re.compile(f"(?<![0-9\uff10-\uff19])({_DIGIT}+(?:{_SEP}{_DIGIT}+)*)([XxＸｘ])?(?![0-9\uff10-\uff19])")
-_CHUNK = re.compile(f"{_DIGIT}+")
-_TO_ASCII = str.maketrans("０１２３４５６７８９Ｘｘ", "0123456789XX")
 MAX_PAYLOAD = 8192
 
 
@@ -165,57 +160,6 @@ QUERIES = frozenset({"ticket_status", "snapshot", "follow_ups", "appointment_slo
 ENVELOPE = frozenset({"v", "request_id", "reply_to", "client"})
 
 
-def _personal_spans(text: str) -> list[tuple[int, int, str]]:
-    """(start, end, masked) for every ID or mobile number in `text`, however its digits are grouped."""
-    found = []
-    for run in _DIGIT_RUN.finditer(text):
-        if run.end() - run.start() < 11:  # fewer than 11 characters hold neither a mobile nor an ID number
-            continue
-        chunks = [(m.start(), m.end(), m.group(0).translate(_TO_ASCII)) for m in _CHUNK.finditer(run.group(1))]
-        base = run.start()
-        tail = (run.group(2) or "").translate(_TO_ASCII)
-        i = 0
-        while i < len(chunks):
-            best = None  # the longest number starting at chunk i: an ID (18) wins over a mobile (11)
-            digits = ""
-            for j in range(i, len(chunks)):
-                digits += chunks[j][2]
-                if len(digits) == 17 and j == len(chunks) - 1 and tail:
-                    best = (j, run.end(), digits[:4] + "*" * 10 + digits[-3:] + tail)
-                    break
-                if len(digits) == 18:
-                    best = (j, base + chunks[j][1], digits[:4] + "*" * 10 + digits[-4:])
-                    break
-                if len(digits) == 11 and digits[0] == "1" and digits[1] in "3456789":
-                    best = (j, base + chunks[j][1], digits[:3] + "****" + digits[-4:])
-                if len(digits) > 18:
-                    break
-            if best is not None:
-                found.append((base + chunks[i][0], best[1], best[2]))
-                i = best[0]
-            i += 1
-    return found
-
-
-def contains_personal_data(value: Any) -> bool:
-    """Does any string inside `value` look like an ID number or a mobile number in the clear?"""
-    if isinstance(value, str):
-        return bool(_personal_spans(value))
-    if isinstance(value, dict):
-        return any(contains_personal_data(k) or contains_personal_data(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(contains_personal_data(v) for v in value)
-    return False
-
-
-def mask_text(text: str) -> str:
-    """Mask ID and mobile numbers in a string (for log lines)."""
-    spans = _personal_spans(text)
-    for start, end, masked in reversed(spans):
-        text = text[:start] + masked + text[end:]
-    return text
-
-
 def log_excerpt(payload: bytes | str, limit: int = 200) -> str:
     """What a log line may show of an outside payload: personal numbers masked FIRST, then control
     characters escaped, then cut to `limit` characters (a number straddling the cut is masked whole:
@@ -301,7 +245,7 @@ def parse(command: str, payload: bytes, reply_prefix: str) -> tuple[str, str, di
     if data.get("v") != PROTOCOL_VERSION:
         raise BadRequest("unsupported_version", f"this server speaks protocol version {PROTOCOL_VERSION}",
                          request_id, reply_to)
-    if ("\\" in text and contains_personal_data(data)) or _personal_spans(text):
+    if ("\\" in text and contains_personal_data(data)) or personal_spans(text):
         # One pass over the text as sent (JSON numbers included); a text with escapes is read value by value.
         raise BadRequest("personal_data", "the payload carries what looks like an ID or phone number in the "
                          "clear: send masked values or none", request_id, reply_to)

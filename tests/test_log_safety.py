@@ -130,3 +130,16 @@ def test_log_files_rotate(tmp_path):
     files = sorted(p.name for p in tmp_path.iterdir())
     assert files == ["server.log", "server.log.1", "server.log.2"]
     assert all(p.stat().st_size <= 2100 for p in tmp_path.iterdir())
+
+
+def test_one_mask_per_kind_of_personal_datum_on_screens_slips_and_logs():
+    """The kiosk's screen, the ID-card reader's log line and the server's log show an ID number alike."""
+    from hardware.idcard import IdCard
+    from kiosk.identity import mask_id as kiosk_mask
+    from onewindow.personal import mask_text
+    number = "33010619900101123X"
+    shown = kiosk_mask(number)
+    assert shown == "3301**********123X"
+    assert mask_text(f"read {number} at the kiosk") == f"read {shown} at the kiosk"
+    assert shown in repr(IdCard(name="张三丰", id_number=number)) and "张**" in repr(IdCard("张三丰", number))
+    assert mask_text("call 139 1234 5678") == "call 139****5678"
