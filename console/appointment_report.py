@@ -16,10 +16,11 @@ Definitions:
 from __future__ import annotations
 
 import json
-import math
 import sqlite3
 from datetime import datetime
 from zoneinfo import ZoneInfo
+
+from console.reports import percentile
 
 _BOOK_SQL = """SELECT type, data FROM events WHERE site_id = ? AND type IN ('appointment_booked',
     'appointment_changed', 'appointment_cancelled', 'appointment_checked_in', 'appointment_no_show') ORDER BY seq"""
@@ -27,16 +28,10 @@ _TICKET_SQL = """SELECT type, ts, ticket, json_extract(data, '$.appointment_star
     WHERE site_id = ? AND day BETWEEN ? AND ? AND type IN ('ticket_issued', 'ticket_called') ORDER BY seq"""
 
 
-def _nearest_rank(values: list[float], p: float) -> float | None:
-    if not values:
-        return None
-    return values[max(0, math.ceil(p * len(values)) - 1)]
-
-
 def _waits(values: list[float]) -> dict:
     values = sorted(v / 60.0 for v in values)
     return {"n": len(values), "mean_min": round(sum(values) / len(values), 1) if values else None,
-            "p50_min": _round(_nearest_rank(values, 0.5)), "p90_min": _round(_nearest_rank(values, 0.9))}
+            "p50_min": _round(percentile(values, 50)), "p90_min": _round(percentile(values, 90))}
 
 
 def _round(v: float | None) -> float | None:
