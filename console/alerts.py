@@ -14,7 +14,8 @@ Two kinds of alert:
   raised when the condition starts, `active` while it holds, `cleared` when it stops. Each episode
   is its own alert (id `kind:subject:start`), so a condition that comes back asks for a new
   acknowledgement;
-- occurrences (`print_failed`, `bad_rating`): one alert each, about something that happened (never
+- occurrences (`print_failed`, `bad_rating`, `security`: the server refused a device's flood,
+  hurry or overreach, from `event/security`): one alert each, about something that happened (never
   `active`).
 
 An alert stays listed until it is both acknowledged and no longer active. Acknowledgements (and the
@@ -31,7 +32,12 @@ from typing import Iterable, Mapping
 CRITICAL, WARNING = "critical", "warning"
 CONDITION_KINDS = ("long_wait", "long_line", "paper_low", "paper_out", "printer_fault", "device_offline",
                    "follow_up_late", "device_fault")
-OCCURRENCE_KINDS = ("print_failed", "bad_rating")
+OCCURRENCE_KINDS = ("print_failed", "bad_rating", "security")
+SECURITY_WORDS = {  # event/security kinds: (English, Chinese, severity)
+    "throttled": ("issues tickets faster than people can: throttled", "取号过快，已限流", WARNING),
+    "flood": ("floods the server: messages dropped", "消息过多，已丢弃并暂停接收", CRITICAL),
+    "forbidden": ("asked for what its role may not do: refused", "越权操作，已拒绝", WARNING),
+}
 PRINTER_FAULTS = {"paper_low": ("paper_low", WARNING), "paper_out": ("paper_out", CRITICAL),
                   "offline": ("printer_fault", CRITICAL), "cover_open": ("printer_fault", CRITICAL),
                   "error": ("printer_fault", CRITICAL)}
@@ -184,6 +190,18 @@ class AlertBoard:
         text = f"{kiosk}: {what} {number or ''} not printed ({reason})" + (f", {outcome}" if outcome else "")
         self._occurrence(aid, "print_failed", kiosk, now, " ".join(text.split()),
                          f"{kiosk}：{number or ''} 打印失败（{reason}）", CRITICAL if outcome == "voided" else WARNING)
+
+    def on_security_event(self, payload: dict, now: float) -> None:
+        """The server's `event/security`: a device throttled, flooding or refused (counted per minute)."""
+        if not isinstance(payload, dict) or payload.get("kind") not in SECURITY_WORDS:
+            return
+        en, zh, severity = SECURITY_WORDS[payload["kind"]]
+        sender = str(payload.get("sender") or "?")[:64]
+        count = payload.get("count") if isinstance(payload.get("count"), int) else 1
+        at = _ts(payload.get("at")) or now
+        aid = f"security:{sender}:{payload['kind']}:{int(at)}"
+        self._occurrence(aid, "security", sender, now, f"{sender} {en} ({count}x)",
+                         f"{sender}：{zh}（{count} 次）", severity)
 
     def on_log_events(self, events: Iterable[dict], now: float) -> None:
         """Stored events from `event/log`: a bad rating (score 1-2) raises an alert."""

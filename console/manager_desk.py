@@ -52,6 +52,7 @@ class Desk:
         hall.mirror.on_change(lambda key, value: self._wake.set())
         hall.transport.subscribe(hall.topics.print_events, self._on_print)
         hall.transport.subscribe(hall.topics.log, self._on_log)
+        hall.transport.subscribe(hall.topics.security, self._on_security)
         self._thread = threading.Thread(target=self._run, name="manager-alerts", daemon=True)
         self._thread.start()
 
@@ -65,6 +66,17 @@ class Desk:
             return
         with self._lock:
             self.board.on_print_event(data, self.clock())
+        self._wake.set()
+
+    def _on_security(self, topic: str, payload: bytes) -> None:
+        import json
+        try:
+            data = json.loads(payload)
+        except ValueError:
+            log.warning("ignored an event/security message that is not JSON")
+            return
+        with self._lock:
+            self.board.on_security_event(data, self.clock())
         self._wake.set()
 
     def _on_log(self, topic: str, payload: bytes) -> None:

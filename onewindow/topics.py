@@ -16,6 +16,7 @@ class Topics:
         self.calls = self.event("call")
         self.log = self.event("log")
         self.print_events = self.event("print")
+        self.security = self.event("security")  # refusals a manager should hear about (server only)
         self.state_filter = f"{self.root}/state/#"
         self.presence_filter = self.presence("+")
         self.device_status_filter = self.device_status("+")

@@ -25,6 +25,7 @@ from queue_server import commands, followups
 from queue_server import appointment_log, budget
 from queue_server.engine import Engine
 from queue_server.roles import Roles
+from queue_server.security_events import SecurityEvents
 from queue_server.store import Store, StoreError
 
 log = logging.getLogger("onewindow.server")
@@ -89,6 +90,7 @@ class QueueServer:
         self.bad_replies = budget.TokenBuckets(budget.BAD_REPLIES_PER_SECOND, budget.BAD_REPLY_BURST,
                                                time.monotonic)
         self.dropped: dict[str, int] = {}
+        self.security = SecurityEvents(time.monotonic)  # reported to managers on event/security
         self.quarantined: dict[str, float] = {}  # sender -> until (monotonic): not listened to
         self._waiting: list[tuple[str, bytes]] = []
         self._resync = True
@@ -242,6 +244,11 @@ class QueueServer:
         self._publish_state(full=batch.resync)
         if self.store.checkpoint_due():
             self.store.checkpoint()
+        for report in self.security.due():
+            publish(self.topics.security, dumps({"v": PROTOCOL_VERSION, "site": self.site.site_id,
+                                                 "at": self.engine.calendar.iso(self.clock()),
+                                                 "role": self.roles.role_of(report["sender"]) if self.roles else None,
+                                                 **report}), qos=1)
         if self.bad_log.suppressed_total:
             self.bad_log.flush()
 
@@ -261,6 +268,8 @@ class QueueServer:
         for sender, n in dropped.items():
             self.bad_log.warning(sender, "over_budget", f"dropped {n} commands from {sender}: over its budget "
                                  f"of messages a second (a flood?)")
+            self.security.note(sender, "flood", "more messages a second than its budget: dropped, and the device "
+                               f"not listened to for {budget.QUARANTINE_SECONDS:.0f} s", n)
             if self.roles is not None and sender in self.roles.members and sender not in self.quarantined \
                     and hasattr(self.transport, "unsubscribe"):
                 self.transport.unsubscribe(self.topics.cmd("+", sender))
@@ -293,6 +302,8 @@ class QueueServer:
         refusal = self.roles.check(sender, command, args)
         if refusal is not None:
             self.stats["forbidden"] += 1
+            if refusal.code == "forbidden":
+                self.security.note(sender, "forbidden", f"refused {command}: {refusal.message}")
             self.bad_log.warning(sender, refusal.code, f"refused {command} from {sender}: {refusal.message}")
             batch.replies.append((reply_to, error_reply(request_id, refusal.code, refusal.message)))
             return False
@@ -301,6 +312,8 @@ class QueueServer:
             if not self.kiosk_issues.allow(sender):
                 wait = round(self.kiosk_issues.retry_after(sender), 1)
                 self.stats["throttled"] = self.stats.get("throttled", 0) + 1
+                self.security.note(sender, "throttled", f"issuing faster than people can (over "
+                                   f"{budget.KIOSK_ISSUES_PER_MINUTE:.0f} tickets a minute)")
                 self.bad_log.warning(sender, "throttled", f"kiosk {sender} issues tickets faster than people can "
                                      f"(over {budget.KIOSK_ISSUES_PER_MINUTE:.0f} a minute): throttled")
                 batch.replies.append((reply_to, dumps({

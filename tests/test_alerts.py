@@ -132,3 +132,17 @@ def test_a_device_out_of_service_is_critical():
                                             "parts": {"printer": "offline"}}})
     assert kinds(board) == [("device_fault", "kiosk-2", True), ("printer_fault", "kiosk-2/printer", True)]
     assert "all printers out of order" in board.alerts()[0]["text_en"]
+
+
+def test_the_servers_security_reports_become_alerts_for_the_manager():
+    from console.alerts import AlertBoard, AlertPolicy
+    board = AlertBoard(AlertPolicy())
+    board.on_security_event({"kind": "flood", "sender": "kiosk-2", "count": 4800, "at": "2026-11-23T09:05:00+08:00"},
+                            1000.0)
+    board.on_security_event({"kind": "throttled", "sender": "kiosk-1", "count": 3}, 1001.0)
+    board.on_security_event({"kind": "made_up", "sender": "x"}, 1002.0)  # not a kind: ignored
+    board.on_security_event(["not", "a", "dict"], 1003.0)
+    shown = board.alerts()
+    assert [(a["kind"], a["subject"], a["severity"]) for a in shown] == [
+        ("security", "kiosk-2", "critical"), ("security", "kiosk-1", "warning")]
+    assert "kiosk-2" in shown[0]["text_zh"] and "4800" in shown[0]["text_en"]

@@ -99,6 +99,9 @@ def test_an_honest_issue_is_answered_within_a_second_during_a_flood(site, caplog
 
 def test_a_kiosk_issuing_faster_than_people_is_throttled_and_reported(site, caplog):
     caplog.set_level(logging.WARNING, logger="onewindow.server")
+    to_manager, to_kiosk = [], []
+    site.transport("manager").subscribe(T.security, lambda t, p: to_manager.append(json.loads(p)))
+    site.transport("kiosk-2").subscribe(T.security, lambda t, p: to_kiosk.append(p))  # the ACL says no
     kiosk = site.client("kiosk-1")
     replies = [kiosk.issue("B") for _ in range(10)]
     ok = [r for r in replies if r["ok"]]
@@ -108,3 +111,10 @@ def test_a_kiosk_issuing_faster_than_people_is_throttled_and_reported(site, capl
     assert "kiosk kiosk-1 issues tickets faster than people can" in caplog.text
     assert site.client("kiosk-2").issue("B")["ok"]  # another kiosk is not affected
     assert site.client("console").issue("B")["ok"]  # nor the counter
+    # Reported to the manager at once (one report, then at most one a minute), never to a kiosk.
+    assert wait_until(lambda: to_manager, 5)
+    report = to_manager[0]
+    assert (report["kind"], report["sender"], report["role"]) == ("throttled", "kiosk-1", "kiosk")
+    assert report["count"] >= 1 and "faster than people" in report["detail"]
+    time.sleep(0.5)
+    assert len(to_manager) == 1 and to_kiosk == []
