@@ -3,13 +3,12 @@ that sends commands through `QueueClient` and mirrors the hall's retained state 
 
 Pages never talk MQTT. They get a snapshot and then every change as server-sent events: each
 mirror change is handed to the asyncio queue of every open event stream (thread-safe, no polling).
-The console also keeps each window's service times of the day from `event/log` (the clerk page's
-average service time); the count of services comes from the window state itself.
+The clerk page's count of services and average service time come from the window's retained state
+(the server works them out from the whole day's log, so a console started at noon shows them whole).
 """
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import threading
 from typing import Any
@@ -36,12 +35,9 @@ class Hall:
         self.client = QueueClient(transport, site_id, client_id, timeout=timeout, attempts=attempts)
         self._lock = threading.Lock()
         self._listeners: list[tuple[asyncio.AbstractEventLoop, asyncio.Queue]] = []
-        self._service: dict[int, list[float]] = {}  # window -> [seconds, count] of today's services
-        self._service_day: str | None = None
         self.closing = False
         self.mirror = StateMirror(transport, site_id)
         self.mirror.on_change(self._changed)
-        transport.subscribe(self.topics.log, self._on_log)
 
     # --- commands ------------------------------------------------------------------------------
     @property
@@ -59,19 +55,15 @@ class Hall:
 
     # --- state for pages -------------------------------------------------------------------------
     def entries(self, kinds: frozenset[str] | None = None) -> list[list]:
-        out = [[list(k), v] for k, v in self.mirror.snapshot().items() if kinds is None or k[0] in kinds]
-        with self._lock:
-            out += [[["stats", str(w)], self._stats_value(w)] for w in self._service]
+        snapshot = self.mirror.snapshot()
+        out = [[list(k), v] for k, v in snapshot.items() if kinds is None or k[0] in kinds]
+        if kinds is None or "stats" in kinds:
+            out += [[["stats", k[1]], _stats(int(k[1]), v)] for k, v in snapshot.items()
+                    if k[0] == "window" and str(k[1]).isdigit()]
         return out
 
     def service_stats(self, window: int) -> dict:
-        with self._lock:
-            return self._stats_value(window)
-
-    def _stats_value(self, window: int) -> dict:
-        seconds, count = self._service.get(window, (0.0, 0))
-        return {"window": window, "services_seen": int(count),
-                "average_service_s": round(seconds / count, 1) if count else None}
+        return _stats(window, self.mirror.windows.get(window) or {})
 
     # --- listeners (server-sent event streams) ---------------------------------------------------
     def listen(self, loop: asyncio.AbstractEventLoop) -> asyncio.Queue:
@@ -96,30 +88,15 @@ class Hall:
 
     def _changed(self, key: Key, value: Any) -> None:
         self._broadcast(key, value)
+        if key[0] == "window" and str(key[1]).isdigit():
+            self._broadcast(("stats", str(key[1])), _stats(int(key[1]), value or {}))
 
-    def _on_log(self, topic: str, payload: bytes) -> None:
-        try:
-            events = json.loads(payload).get("events") or []
-        except (ValueError, AttributeError):
-            log.warning("ignored an event/log message that is not a JSON object")
-            return
-        touched = set()
-        with self._lock:
-            for e in events:
-                if not isinstance(e, dict):
-                    continue
-                day = e.get("day")
-                if day and day != self._service_day:  # a new service day: start counting again
-                    self._service_day = day
-                    touched |= set(self._service)
-                    self._service.clear()
-                if e.get("type") == "service_finished" and isinstance(e.get("window"), int):
-                    acc = self._service.setdefault(e["window"], [0.0, 0])
-                    acc[0] += float(e.get("service_seconds") or 0.0)
-                    acc[1] += 1
-                    touched.add(e["window"])
-        for w in touched:
-            self._broadcast(("stats", str(w)), self.service_stats(w))
+
+def _stats(window: int, state: dict) -> dict:
+    """The clerk page's figures of a window, from its retained state."""
+    served = state.get("served_today") if isinstance(state, dict) else None
+    return {"window": window, "services_seen": served if isinstance(served, int) else 0,
+            "average_service_s": state.get("average_service_s") if isinstance(state, dict) else None}
 
 
 def _put(q: asyncio.Queue, message: dict) -> None:

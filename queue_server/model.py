@@ -72,3 +72,4 @@ class WindowState:
     pause_reason: str | None = None
     since: float = 0.0  # when the current state began
     served: int = 0  # tickets finished today
+    service_seconds: float = 0.0  # their services' length, summed (the clerk's average service time)

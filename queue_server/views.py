@@ -33,6 +33,7 @@ class Views:
                                                     "calls": current.calls},
             "held": [self.tickets[tid].number for tid in w.held],
             "pause_reason": w.pause_reason, "served_today": w.served,
+            "average_service_s": round(w.service_seconds / w.served, 1) if w.served else None,
             "awaiting_rating": self.tickets[w.last_ticket].number if w.last_ticket else None,
         }
 

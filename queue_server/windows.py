@@ -252,6 +252,7 @@ class WindowRules:
         t.state, t.finished_at, t.end_reason = DONE, e["at"], "served"
         w = self.windows[t.window]
         w.served += 1
+        w.service_seconds += e["service_seconds"]
         key = t.item or t.business_type
         obs = self.observed.setdefault(key, [0.0, 0])
         obs[0] += e["service_seconds"]

@@ -180,3 +180,23 @@ def test_the_forecast_sees_a_window_closing_for_lunch():
     assert fc.wait(last, h.now) >= 3 * 3600  # about 14:26, not 13:32 as if nobody took a break
     first = h.engine.by_number["A001"]
     assert fc.wait(first, h.now) == 0
+
+
+# ------------------------------------------------------------------------------ a window's figures
+def test_a_windows_state_carries_its_services_and_average_service_time_of_the_day(hall, county):
+    hall.open(2)
+    for minutes in (2, 4):
+        number = hall.take("B")["number"]
+        assert hall.at(2, "call_next")["ok"] and hall.at(2, "start")["ok"]
+        hall.wait(minutes)
+        assert hall.at(2, "finish")["ok"]
+        hall.ok("rate", ticket=number, score=5)
+    view = hall.engine.window_view(hall.engine.windows[2])
+    assert (view["served_today"], view["average_service_s"]) == (2, 180.0)
+    # The same figures from the log alone: what a console that starts at noon is shown.
+    replayed = Engine(county)
+    for e in hall.events:
+        replayed.apply(e)
+    again = replayed.window_view(replayed.windows[2])
+    assert (again["served_today"], again["average_service_s"]) == (2, 180.0)
+    assert hall.engine.window_view(hall.engine.windows[3])["average_service_s"] is None
