@@ -16,6 +16,7 @@ import threading
 from clerk.config import BridgeConfig, PadConfig
 from hardware.pads import KEY, KEYS, RATING, RATING_REQUEST, Frame, PadBus
 from onewindow.client import QueueClient, RequestTimeout, identity_of
+from onewindow.devices import status_payload
 from onewindow.mirror import StateMirror
 from onewindow.topics import Topics
 from onewindow.transport import local_now_iso
@@ -194,7 +195,7 @@ class Bridge:
         state = "ok" if not broken else ("out_of_service" if "bus" in broken or len(broken) == len(parts) - 1
                                          else "degraded")
         detail = "all pads answer" if not broken else "not answering: " + ", ".join(broken)
-        return {"v": 1, "device": self.device_id, "kind": "bridge", "state": state, "parts": parts, "detail": detail}
+        return status_payload(self.device_id, "bridge", state, parts, detail, at="")  # `at` set when published
 
     def _republish_status(self) -> None:
         with self._status_lock:

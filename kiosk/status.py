@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hardware.printing.status import printer_states
+from onewindow.devices import status_payload
 
 
 @dataclass(frozen=True)
@@ -59,5 +60,4 @@ def health(printers: list, connected: bool, server_online: bool | None, have_sit
 
 
 def payload(device: str, h: Health, at: str) -> dict:
-    return {"v": 1, "device": device, "kind": "kiosk", "at": at, "state": h.state, "parts": h.parts,
-            "detail": h.detail}
+    return status_payload(device, "kiosk", h.state, h.parts, h.detail, at)

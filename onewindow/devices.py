@@ -53,3 +53,14 @@ def devices_section(c, raw: Any, window_numbers: set[int], site_id: str | None) 
             c.fail(f"{p}.window", win, "only window devices are tied to windows")
         out.append(Device(id=dev_id, role=role, windows=tuple(win)))
     return tuple(out)
+
+
+DEVICE_STATES = ("ok", "degraded", "out_of_service")
+
+
+def status_payload(device: str, kind: str, state: str, parts: dict, detail: str, at: str) -> dict:
+    """A device's retained status on `device/{device}/status` (docs/PROTOCOL.md), the one shape every
+    device publishes and the manager's console reads: each device decides its own `state` from its parts."""
+    if state not in DEVICE_STATES:
+        raise ValueError(f"a device's state is one of {', '.join(DEVICE_STATES)}, not {state!r}")
+    return {"v": 1, "device": device, "kind": kind, "at": at, "state": state, "parts": parts, "detail": detail}
