@@ -24,7 +24,7 @@ KIOSKS = 4
 KILLS = 20
 
 
-@pytest.mark.parametrize("durability, kills", [("power", KILLS), ("crash", KILLS // 2)])
+@pytest.mark.parametrize("durability, kills", [("power", KILLS), ("crash", KILLS // 3)])
 def test_sigkill_during_a_storm_of_retried_requests_loses_and_duplicates_nothing(tmp_path, broker, durability,
                                                                                  kills):
     """Both durabilities survive a killed server (only "power" also survives a power cut, which a test
