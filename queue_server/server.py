@@ -168,6 +168,7 @@ class QueueServer:
             appointment_log.forget_holders(self.store, (e for e, _ in batch.events))
         if messages:
             self.stats["batches"] += 1
+            self.stats["messages"] = self.stats.get("messages", 0) + len(messages)
         self._send(batch)
 
     def _handle(self, batch: Batch, topic: str, payload: bytes) -> None:
