@@ -8,7 +8,7 @@ import pytest
 
 from tests.support import county_site, village_site
 
-pytest_plugins = ["tests.broker_fixture", "tests.browser_fixture"]
+pytest_plugins = ["tests.broker_fixture", "tests.browser_fixture", "tests.city_fixtures"]
 
 TZ = ZoneInfo("Asia/Shanghai")
 

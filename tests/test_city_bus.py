@@ -8,7 +8,6 @@ import pytest
 
 from city.failover import FailoverTransport, parse_nodes, safe_client_id
 from city.nats import mqtt_probe
-from tests.city_fixtures import city_bus  # noqa: F401  (fixture)
 from tests.support import wait_until
 
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from cli.main import main
 from city.store import CityStore
-from tests.city_fixtures import city_bus, city_db, pg_cluster  # noqa: F401  (fixtures)
 
 
 def test_city_store_once_creates_the_schema_and_refreshes(city_db, capsys):

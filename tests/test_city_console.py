@@ -14,7 +14,6 @@ from city.store import CityStore
 from cli.main import build_parser, main
 from console.accounts import Accounts
 from onewindow.broker import free_port
-from tests.city_fixtures import city_bus, city_db, pg_cluster  # noqa: F401  (fixtures)
 from tests.test_city_reports import publish_hall
 from tests.test_city_store import visit_events
 

@@ -10,7 +10,6 @@ from city.reports import aggregate, city_report, quantile_from_hist
 from city.store import HIST_MINUTES, CityStore
 from onewindow.topics import Topics
 from onewindow.transport import LocalBroker
-from tests.city_fixtures import city_db, pg_cluster  # noqa: F401  (fixtures)
 from tests.test_city_store import visit_events
 
 

@@ -9,7 +9,6 @@ import pytest
 
 from city.store import HIST_MINUTES, CityStore, CityStoreError
 from queue_server.store import new_event_id
-from tests.city_fixtures import city_db, pg_cluster  # noqa: F401  (fixtures)
 
 
 def event(seq: int, type_: str, ticket: str | None = None, day: str = "2026-11-23", minute: int = 0, **data):
