@@ -218,7 +218,7 @@ class TicketRules:
                    appointment_start=e.get("appointment_start"), appointment_ref=e.get("appointment_ref"),
                    channel=e.get("channel", "kiosk"), not_before=e.get("called_after"))
         self.tickets[t.id] = t
-        if t.priority_group is not None:
+        if t.priority_group is not None or t.appointment_start is not None:
             self.priority_recent.append(t)
         self.by_number[t.number] = t.id
         self.counters[t.business_type] = t.seq

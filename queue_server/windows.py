@@ -58,12 +58,16 @@ class WindowRules:
         return out
 
     def open_windows(self) -> dict[str, int]:
-        """Open windows (signed in, not paused) per business type they serve."""
-        out: dict[str, int] = {}
-        for w in self.windows.values():
-            if w.state not in (W_CLOSED, W_PAUSED):
-                for prefix in self.dispatch.serves[w.number]:
-                    out[prefix] = out.get(prefix, 0) + 1
+        """Open windows (signed in, not paused) per business type they serve (kept until a window opens,
+        closes, pauses or resumes: `_free_window`; callers must not change the dict)."""
+        out = self._open_cache
+        if out is None:
+            out = {}
+            for w in self.windows.values():
+                if w.state not in (W_CLOSED, W_PAUSED):
+                    for prefix in self.dispatch.serves[w.number]:
+                        out[prefix] = out.get(prefix, 0) + 1
+            self._open_cache = out
         return out
 
     def can_serve_today(self, number: int, now: float) -> bool:
@@ -166,6 +170,10 @@ class WindowRules:
     # ------------------------------------------------------------------ apply (events)
     def _free_window(self, number: int, at: float, state: str = W_IDLE) -> None:
         w = self.windows[number]
+        if state in (W_CLOSED, W_PAUSED) or w.state in (W_CLOSED, W_PAUSED):
+            self._open_cache = None  # open windows per type changed
+        if w.state in (W_CALLING, W_PAUSED):
+            self.lost_time[0] += at - w.since
         w.ticket = None
         w.state, w.since = state, at
         self.changed_windows.add(number)
@@ -241,6 +249,7 @@ class WindowRules:
         t = self.tickets[e["ticket"]]
         t.state, t.started_at = SERVING, e["at"]
         w = self.windows[t.window]
+        self.lost_time[0] += e["at"] - w.since  # calling: the citizen walking up, or recalls
         w.state, w.since = W_SERVING, e["at"]
         self.changed_windows.add(w.number)
         self._invalidate()
@@ -252,10 +261,15 @@ class WindowRules:
         t.state, t.finished_at, t.end_reason = DONE, e["at"], "served"
         w = self.windows[t.window]
         w.served += 1
+        self.lost_time[1] += 1
         key = t.item or t.business_type
         obs = self.observed.setdefault(key, [0.0, 0])
         obs[0] += e["service_seconds"]
         obs[1] += 1
+        pace = self.observed_pace.setdefault(t.business_type, [0.0, 0.0, 0])
+        pace[0] += e["service_seconds"]
+        pace[1] += self.catalogue_service(t)
+        pace[2] += 1
         if self.site.ratings_enabled:
             self._free_window(w.number, e["at"], W_RATING)
             w.last_ticket = t.id
