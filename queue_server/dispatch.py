@@ -106,13 +106,15 @@ class Dispatch:
         return (group, t.rank - self.credit(t, now) - line_pressure + skill * self.skill_step, t.seq)
 
     def choose(self, window: int, candidates: Iterable[Ticket], now: float,
-               open_windows: dict[str, int] | None = None) -> Ticket | None:
-        """The ticket `window` calls next among `candidates`; `open_windows`: open windows per type."""
+               open_windows: dict[str, int] | None = None, waiting: dict[str, int] | None = None) -> Ticket | None:
+        """The ticket `window` calls next among `candidates`; `open_windows`: open windows per type;
+        `waiting`: tickets waiting per line (default: counted among the candidates)."""
         candidates = list(candidates)
-        waiting: dict[str, int] = {}
-        for t in candidates:
-            if t.target_window is None:
-                waiting[t.business_type] = waiting.get(t.business_type, 0) + 1
+        if waiting is None:
+            waiting = {}
+            for t in candidates:
+                if t.target_window is None:
+                    waiting[t.business_type] = waiting.get(t.business_type, 0) + 1
         opened = open_windows if open_windows is not None else self.trained
         pressure = {p: self.line_pressure(n, opened.get(p, 0)) for p, n in waiting.items()}
         rule = self.key

@@ -58,6 +58,7 @@ class Engine(TicketRules, WindowRules, Views, BookingRules):
         self.by_number: dict[str, str] = {}
         self.lines: dict[str, dict[str, Ticket]] = {b.prefix: {} for b in site.business_types}
         self.targeted: dict[int, dict[str, Ticket]] = {w.number: {} for w in site.windows}
+        self.out_of_order: set[str] = set()  # lines not in (rank, seq) order (after requeues, transfers)
         self.windows: dict[int, WindowState] = {w.number: WindowState(w.number) for w in site.windows}
         self.counters: dict[str, int] = {}
         self.issued: dict[str, int] = {}
@@ -217,6 +218,7 @@ class Engine(TicketRules, WindowRules, Views, BookingRules):
         self.by_number.clear()
         for line in self.lines.values():
             line.clear()
+        self.out_of_order.clear()
         for line in self.targeted.values():
             line.clear()
         for number in self.windows:

@@ -201,7 +201,10 @@ class TicketRules:
         if t.target_window is not None:
             self.targeted[t.target_window].pop(t.id, None)
         else:
-            self.lines[t.business_type].pop(t.id, None)
+            line = self.lines[t.business_type]
+            line.pop(t.id, None)
+            if not line:
+                self.out_of_order.discard(t.business_type)
         self.changed_types.add(t.business_type)
 
     def _join_line(self, t: Ticket) -> None:
@@ -209,8 +212,18 @@ class TicketRules:
         if t.target_window is not None:
             self.targeted[t.target_window][t.id] = t
         else:
-            self.lines[t.business_type][t.id] = t
+            self._append(t)
         self.changed_types.add(t.business_type)
+
+    def _append(self, t: Ticket) -> None:
+        """`t` joins the end of its line; a line whose tickets no longer stand in (rank, seq) order is
+        noted (`WindowRules._candidates` takes a short cut on the others)."""
+        line = self.lines[t.business_type]
+        if line:
+            last = line[next(reversed(line))]
+            if (t.rank, t.seq) < (last.rank, last.seq):
+                self.out_of_order.add(t.business_type)
+        line[t.id] = t
 
     def _on_ticket_issued(self, e: dict) -> None:
         t = Ticket(id=e["ticket"], number=e["number"], business_type=e["business_type"], seq=e["seq"],
@@ -223,7 +236,7 @@ class TicketRules:
         self.by_number[t.number] = t.id
         self.counters[t.business_type] = t.seq
         self.issued[t.business_type] = self.issued.get(t.business_type, 0) + 1
-        self.lines[t.business_type][t.id] = t
+        self._append(t)
         self.changed_types.add(t.business_type)
         fc = self._forecast
         if fc is not None and t.priority_group is None and t.appointment_start is None:

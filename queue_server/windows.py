@@ -110,7 +110,8 @@ class WindowRules:
     def _call_next(self, args: dict, now: float):
         w = self._window(args)
         self._require_free(w)
-        t = self.dispatch.choose(w.number, self._candidates(w.number, now), now, self.open_windows())
+        candidates, waiting = self._candidates(w.number, now)
+        t = self.dispatch.choose(w.number, candidates, now, self.open_windows(), waiting)
         if t is None:
             raise Rejected("queue_empty", f"nobody is waiting for window {w.number}")
         return self._call_events(w, t, now, chosen="next")
@@ -159,13 +160,30 @@ class WindowRules:
                             service_seconds=round(now - began, 1), item=t.item)], \
             lambda: {"ticket": self.ticket_view(t, now)}
 
-    def _candidates(self, window: int, now: float):
-        """Tickets window `window` may call now (not those told they are called after a later time)."""
+    def _candidates(self, window: int, now: float) -> tuple[list[Ticket], dict[str, int]]:
+        """Tickets window `window` may call now (not those told they are called after a later time), and
+        how many of them wait in each line. In a line standing in (rank, seq) order only the first plain
+        ticket can be the rule's choice among the plain ones (they share credits, pressure and skill,
+        and the oldest is the first overdue), so the others are left out."""
+        out: list[Ticket] = []
+        waiting: dict[str, int] = {}
         for prefix in self.dispatch.serves[window]:
+            ordered = prefix not in self.out_of_order
+            plain_seen = False
+            n = 0
             for t in self.lines[prefix].values():
-                if t.not_before is None or t.not_before <= now:
-                    yield t
-        yield from self.targeted[window].values()
+                if t.not_before is not None and t.not_before > now:
+                    continue
+                n += 1
+                if ordered and t.priority_group is None and t.appointment_start is None:
+                    if plain_seen:
+                        continue
+                    plain_seen = True
+                out.append(t)
+            if n:
+                waiting[prefix] = n
+        out.extend(self.targeted[window].values())
+        return out, waiting
 
     # ------------------------------------------------------------------ apply (events)
     def _free_window(self, number: int, at: float, state: str = W_IDLE) -> None:

@@ -80,3 +80,19 @@ def test_appointments_checking_in_are_expected_to_go_ahead_of_a_long_line():
 @pytest.mark.parametrize("mean, median", [(0.0, 0), (0.5, 0), (0.7, 1), (1.0, 1), (3.0, 3), (10.0, 10), (40.0, 40)])
 def test_poisson_median(mean, median):
     assert poisson_median(mean) == median
+
+
+def test_a_ticket_transferred_into_a_line_keeps_its_place_there():
+    # The transferred ticket joins B's line with the place its wait earned, ahead of later B tickets:
+    # call_next must still find it although it was added last.
+    h = make([["A"], ["B"]], service_minutes={"A": 5, "B": 5})
+    h.open(1, 2)
+    a = h.take("A")
+    h.wait(1)
+    b1, b2 = h.take("B"), h.take("B")
+    assert h.at(1, "call_next")["ticket"]["number"] == a
+    h.at(1, "start")
+    assert h.at(1, "transfer", to_business_type="B")["ok"]
+    h.engine.check_invariants()
+    assert h.next(2) == a
+    assert [h.next(2), h.next(2)] == [b1, b2]
