@@ -334,6 +334,7 @@ def main(argv: list[str] | None = None) -> int:
     budget = args.erlang_seconds if args.erlang_seconds is not None else (3.0 if args.quick else 480.0)
     pool = multiprocessing.get_context("fork").Pool(args.workers) if args.workers > 1 else None
     figures: dict = {"machine_note": "shared 2-core machine, loaded by other work while measuring"}
+    whatif.use_pool(pool)
     try:
         figures.update(erlang_check(budget, pool, args.workers))
         figures.update(skills_check(max(4, int(30 * scale)), pool))
@@ -341,6 +342,7 @@ def main(argv: list[str] | None = None) -> int:
         figures.update(county_day(max(4, int(20 * scale)), pool, fresh_days=max(5, int(100 * scale))))
         figures.update(city_day(max(2, int(3 * scale)), pool))
     finally:
+        whatif.use_pool(None)
         if pool is not None:
             pool.close()
     checks = evaluate(figures)
