@@ -169,9 +169,9 @@ class Forecast:
         # (appointments at their slot: ahead of every walk-in) to (tickets per second, mean work).
         self.coming = coming or {}
         self.delay: dict[str, float] = {}
-        self.before: dict[str, int] = {}  # visits placed ahead of each ticket in the replay
+        self.before: dict[str, int] = {}  # visits placed ahead of each ticket at the windows that serve it
         self.fixed: dict[str, float] = {}  # up to when a ticket's wait is set by the hours, not by visits
-        self.placed = 0
+        self.placed_at: dict[int, int] = {}  # visits placed at each window so far in the replay
         self.dispatch = dispatch
         self.expected = expected
         # When each window may call: spans from its hours (Engine.work_plan); default: open ones, all day.
@@ -291,8 +291,10 @@ class Forecast:
         self.line_length[t.business_type] = self.ahead[t.id] + 1
         self.order.setdefault(t.business_type, []).append(t)
         self.start[t.id] = start
-        self.before[t.id] = self.placed
-        self.placed += 1
+        # Visits placed before it at the windows that may call it (a visit elsewhere does not delay it).
+        self.before[t.id] = sum(self.placed_at.get(n, 0) for n in self.windows_for.get(t.business_type, ()))
+        if window is not None:
+            self.placed_at[window] = self.placed_at.get(window, 0) + 1
         if start is not None:  # the wait up to a window's opening (or `called_after`) is no guess
             opened = [a for a, _ in self.plans.get(window, ()) if a <= start] if window is not None else []
             back = self.opens.get(window, self.now) if window is not None else self.now
@@ -341,8 +343,8 @@ class Forecast:
     def wait(self, ticket_id: str, now: float) -> float | None:
         """The median seconds from `now` until the ticket is called (None: no open window serves it): the
         replay's start (expected visits) turned into a median. The wait until a window opens is set by its
-        hours; after that a ticket is called once the visits placed
-        before it end; with n of them and service times about exponential, that wait is about
+        hours; after that a ticket is called once the visits placed before it at the windows that serve
+        its type end; with n of them and service times about exponential, that wait is about
         Gamma(n + 1) distributed, whose median is about its mean x (1 - 1 / (3 (n + 1))): the wait printed
         is one a citizen is as likely to beat as to exceed (the first in line: about 2/3 of the mean)."""
         start = self.start.get(ticket_id)
