@@ -326,12 +326,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench dispatch", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer days everywhere (a smoke run for tests)")
     parser.add_argument("--erlang-seconds", type=float, default=None,
-                        help="time budget per load of the Erlang check (default 480; quick 3)")
+                        help="time budget per load of the Erlang check (default 720; quick 3)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes for the seeds")
     args = parser.parse_args(argv)
     began = time.perf_counter()
     scale = 0.1 if args.quick else 1.0
-    budget = args.erlang_seconds if args.erlang_seconds is not None else (3.0 if args.quick else 480.0)
+    budget = args.erlang_seconds if args.erlang_seconds is not None else (3.0 if args.quick else 720.0)
     pool = multiprocessing.get_context("fork").Pool(args.workers) if args.workers > 1 else None
     figures: dict = {"machine_note": "shared 2-core machine, loaded by other work while measuring"}
     whatif.use_pool(pool)
