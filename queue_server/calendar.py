@@ -14,19 +14,12 @@ class HallCalendar:
         self._reset = timedelta(hours=site.day_reset.hour, minutes=site.day_reset.minute)
         self._day_cache: tuple[float, float, str] = (0.0, -1.0, "")  # [start, end) -> day
         self._spans_cache: dict[date, dict[int, tuple[tuple[float, float], ...]]] = {}
-        self._iso_cache: dict[float, str] = {}  # the same times (a ticket's issue time) are shown often
 
     def local(self, now: float) -> datetime:
         return datetime.fromtimestamp(now, self.tz)
 
     def iso(self, now: float) -> str:
-        cache = self._iso_cache
-        text = cache.get(now)
-        if text is None:
-            if len(cache) >= 4096:
-                cache.clear()
-            text = cache[now] = self.local(now).isoformat(timespec="seconds")
-        return text
+        return self.local(now).isoformat(timespec="seconds")
 
     def service_day(self, now: float) -> str:
         """The service day `now` belongs to: the local date, shifted back by the daily reset time."""

@@ -279,7 +279,6 @@ class WindowRules:
         t.state, t.finished_at, t.end_reason = DONE, e["at"], "served"
         w = self.windows[t.window]
         w.served += 1
-        self.lost_time[1] += 1
         key = t.item or t.business_type
         obs = self.observed.setdefault(key, [0.0, 0])
         obs[0] += e["service_seconds"]
@@ -288,6 +287,7 @@ class WindowRules:
         pace[0] += e["service_seconds"]
         pace[1] += self.catalogue_service(t)
         pace[2] += 1
+        self.lost_time[1] += 1
         if self.site.ratings_enabled:
             self._free_window(w.number, e["at"], W_RATING)
             w.last_ticket = t.id
