@@ -1,6 +1,6 @@
 """Dispatch proof figures: simulated service days driving the real engine (see docs/DISPATCH.md).
 
-    .venv/bin/python bench/bench_dispatch.py            # full run (~8-10 min on the shared 2 cores)
+    .venv/bin/python bench/bench_dispatch.py            # full run (~14 min on the shared, loaded 2 cores)
     .venv/bin/python bench/bench_dispatch.py --quick    # smoke run (~1.5 min)
 
 Prints each check with what was set and ends with one JSON line of figures (unit-carrying names).

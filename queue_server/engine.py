@@ -58,11 +58,14 @@ class Engine(TicketRules, WindowRules, Views, BookingRules):
         self.by_number: dict[str, str] = {}
         self.lines: dict[str, dict[str, Ticket]] = {b.prefix: {} for b in site.business_types}
         self.targeted: dict[int, dict[str, Ticket]] = {w.number: {} for w in site.windows}
+        self.out_of_order: set[str] = set()  # lines not in (rank, seq) order (after requeues, transfers)
         self.windows: dict[int, WindowState] = {w.number: WindowState(w.number) for w in site.windows}
         self.counters: dict[str, int] = {}
         self.issued: dict[str, int] = {}
         self.type_open: dict[str, bool] = {b.prefix: True for b in site.business_types}
         self.observed: dict[str, list[float]] = {}  # item code or business type -> [seconds, count]
+        self.observed_pace: dict[str, list[float]] = {}  # business type -> [seconds, catalogue seconds, count]
+        self.lost_time = [0.0, 0]  # seconds windows spent calling or paused today, visits finished today
         self.recent_calls: deque[dict] = deque(maxlen=RECENT_CALLS)
         self.ratings: dict[int, int] = {s: 0 for s in RATING_NAMES}
         self.notice: str | None = None  # the manager's notice on the hall displays, for this service day
@@ -70,7 +73,8 @@ class Engine(TicketRules, WindowRules, Views, BookingRules):
         self.changed_windows: set[int] = set()
         self.changed_types: set[str] = set()
         self._forecast: Forecast | None = None
-        self.priority_recent: list[Ticket] = []  # priority tickets of the last hour (for the forecast)
+        self._open_cache: dict[str, int] | None = None  # WindowRules.open_windows
+        self.priority_recent: list[Ticket] = []  # priority and appointment tickets of the last hour (forecast)
         self.cases = followups.CaseBook()  # follow-up cases of bad ratings, kept across service days
         self.book = Book(site, self.calendar)  # appointments: kept across service days
         self._appointments_due = float("inf")  # when the book next has no-shows or identities to purge
@@ -155,14 +159,30 @@ class Engine(TicketRules, WindowRules, Views, BookingRules):
         events.append(started)
         return events
 
-    def expected_service(self, t: Ticket) -> float:
-        """Expected service seconds: today's observed mean for the item, blended with the catalogue."""
+    def catalogue_service(self, t: Ticket) -> float:
+        """The catalogue's service seconds for the ticket's item (else its business type's)."""
         item = self.site.catalogue.item(t.item) if t.item else None
-        prior = (item.service_minutes if item else self.site.business_type(t.business_type).service_minutes) * 60
+        return (item.service_minutes if item else self.site.business_type(t.business_type).service_minutes) * 60
+
+    def expected_service(self, t: Ticket) -> float:
+        """Expected service seconds: the catalogue's figure for the item, scaled by how today's visits of
+        its business type compare with their catalogue figures, then blended with today's observed mean
+        for the item itself (a counter's pace shows in all its items long before in each one)."""
+        prior = self.catalogue_service(t)
+        pace = self.observed_pace.get(t.business_type)
+        if pace:  # [seconds observed, catalogue seconds of the same visits, visits]
+            typical = pace[1] / pace[2]
+            prior *= (pace[0] + PRIOR_WEIGHT * typical) / (pace[1] + PRIOR_WEIGHT * typical)
         obs = self.observed.get(t.item or t.business_type)
         if not obs:
             return prior
         return (prior * PRIOR_WEIGHT + obs[0]) / (PRIOR_WEIGHT + obs[1])
+
+    def window_time(self, t: Ticket) -> float:
+        """Expected seconds a window gives a visit: its expected service plus today's time per visit
+        spent calling (the citizen walking up, recalls of absent ones) and paused."""
+        lost, visits = self.lost_time
+        return self.expected_service(t) + lost / (visits + PRIOR_WEIGHT)
 
     def forecast(self, now: float) -> Forecast:
         fc = self._forecast
@@ -171,14 +191,22 @@ class Engine(TicketRules, WindowRules, Views, BookingRules):
             waiting += [t for line in self.targeted.values() for t in line.values()]
             plans = {n: self.work_plan(n, now) for n in self.windows}
             self._forecast = Forecast(self.dispatch, self.windows, self.tickets, waiting,
-                                      self.expected_service, now, plans, self._priority_work(now))
+                                      self.window_time, now, plans, self._coming(now))
         return self._forecast
 
-    def _priority_work(self, now: float) -> float:
-        """Expected service seconds per second brought by priority citizens over the last hour."""
+    def _coming(self, now: float) -> dict[str, tuple[float, float]]:
+        """Citizens still to come who may be called ahead of those already waiting, at the last hour's
+        pace: "priority" (within their head start) and "booked" (appointments checked in at their slot,
+        ahead of every walk-in) -> (tickets per second, mean expected service seconds)."""
         recent = [t for t in self.priority_recent if now - t.arrival <= PRIORITY_WINDOW]
         self.priority_recent = recent
-        return sum(self.expected_service(t) for t in recent) / PRIORITY_WINDOW
+        kinds: dict[str, list[float]] = {}  # kind -> [tickets, work]
+        for t in recent:
+            kind = "booked" if t.appointment_start is not None else "priority"
+            acc = kinds.setdefault(kind, [0, 0.0])
+            acc[0] += 1
+            acc[1] += self.expected_service(t)
+        return {k: (n / PRIORITY_WINDOW, work / n) for k, (n, work) in kinds.items()}
 
     def _invalidate(self) -> None:
         self._forecast = None
@@ -190,13 +218,17 @@ class Engine(TicketRules, WindowRules, Views, BookingRules):
         self.by_number.clear()
         for line in self.lines.values():
             line.clear()
+        self.out_of_order.clear()
         for line in self.targeted.values():
             line.clear()
         for number in self.windows:
             self.windows[number] = WindowState(number, since=e["at"])
+        self._open_cache = None
         self.counters.clear()
         self.issued.clear()
         self.observed.clear()
+        self.observed_pace.clear()
+        self.lost_time = [0.0, 0]
         self.recent_calls.clear()
         self.ratings = {s: 0 for s in RATING_NAMES}
         self.notice = None

@@ -201,7 +201,10 @@ class TicketRules:
         if t.target_window is not None:
             self.targeted[t.target_window].pop(t.id, None)
         else:
-            self.lines[t.business_type].pop(t.id, None)
+            line = self.lines[t.business_type]
+            line.pop(t.id, None)
+            if not line:
+                self.out_of_order.discard(t.business_type)
         self.changed_types.add(t.business_type)
 
     def _join_line(self, t: Ticket) -> None:
@@ -209,8 +212,18 @@ class TicketRules:
         if t.target_window is not None:
             self.targeted[t.target_window][t.id] = t
         else:
-            self.lines[t.business_type][t.id] = t
+            self._append(t)
         self.changed_types.add(t.business_type)
+
+    def _append(self, t: Ticket) -> None:
+        """`t` joins the end of its line; a line whose tickets no longer stand in (rank, seq) order is
+        noted (`WindowRules._candidates` takes a short cut on the others)."""
+        line = self.lines[t.business_type]
+        if line:
+            last = line[next(reversed(line))]
+            if (t.rank, t.seq) < (last.rank, last.seq):
+                self.out_of_order.add(t.business_type)
+        line[t.id] = t
 
     def _on_ticket_issued(self, e: dict) -> None:
         t = Ticket(id=e["ticket"], number=e["number"], business_type=e["business_type"], seq=e["seq"],
@@ -218,12 +231,12 @@ class TicketRules:
                    appointment_start=e.get("appointment_start"), appointment_ref=e.get("appointment_ref"),
                    channel=e.get("channel", "kiosk"), not_before=e.get("called_after"))
         self.tickets[t.id] = t
-        if t.priority_group is not None:
+        if t.priority_group is not None or t.appointment_start is not None:
             self.priority_recent.append(t)
         self.by_number[t.number] = t.id
         self.counters[t.business_type] = t.seq
         self.issued[t.business_type] = self.issued.get(t.business_type, 0) + 1
-        self.lines[t.business_type][t.id] = t
+        self._append(t)
         self.changed_types.add(t.business_type)
         fc = self._forecast
         if fc is not None and t.priority_group is None and t.appointment_start is None:

@@ -117,4 +117,7 @@ class Views:
             if t.state in TERMINAL_STATES:
                 assert t.finished_at is not None
         assert waiting == sum(len(x) for x in self.lines.values()) + sum(len(x) for x in self.targeted.values())
+        for prefix, line in self.lines.items():  # the short cut of WindowRules._candidates relies on this
+            order = [(t.rank, t.seq) for t in line.values()]
+            assert prefix in self.out_of_order or order == sorted(order), (prefix, order)
         assert sum(self.issued.values()) == len(self.tickets)

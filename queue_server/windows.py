@@ -58,12 +58,16 @@ class WindowRules:
         return out
 
     def open_windows(self) -> dict[str, int]:
-        """Open windows (signed in, not paused) per business type they serve."""
-        out: dict[str, int] = {}
-        for w in self.windows.values():
-            if w.state not in (W_CLOSED, W_PAUSED):
-                for prefix in self.dispatch.serves[w.number]:
-                    out[prefix] = out.get(prefix, 0) + 1
+        """Open windows (signed in, not paused) per business type they serve (kept until a window opens,
+        closes, pauses or resumes: `_free_window`; callers must not change the dict)."""
+        out = self._open_cache
+        if out is None:
+            out = {}
+            for w in self.windows.values():
+                if w.state not in (W_CLOSED, W_PAUSED):
+                    for prefix in self.dispatch.serves[w.number]:
+                        out[prefix] = out.get(prefix, 0) + 1
+            self._open_cache = out
         return out
 
     def can_serve_today(self, number: int, now: float) -> bool:
@@ -106,7 +110,8 @@ class WindowRules:
     def _call_next(self, args: dict, now: float):
         w = self._window(args)
         self._require_free(w)
-        t = self.dispatch.choose(w.number, self._candidates(w.number, now), now, self.open_windows())
+        candidates, waiting = self._candidates(w.number, now)
+        t = self.dispatch.choose(w.number, candidates, now, self.open_windows(), waiting)
         if t is None:
             raise Rejected("queue_empty", f"nobody is waiting for window {w.number}")
         return self._call_events(w, t, now, chosen="next")
@@ -155,17 +160,38 @@ class WindowRules:
                             service_seconds=round(now - began, 1), item=t.item)], \
             lambda: {"ticket": self.ticket_view(t, now)}
 
-    def _candidates(self, window: int, now: float):
-        """Tickets window `window` may call now (not those told they are called after a later time)."""
+    def _candidates(self, window: int, now: float) -> tuple[list[Ticket], dict[str, int]]:
+        """Tickets window `window` may call now (not those told they are called after a later time), and
+        how many of them wait in each line. In a line standing in (rank, seq) order only the first plain
+        ticket can be the rule's choice among the plain ones (they share credits, pressure and skill,
+        and the oldest is the first overdue), so the others are left out."""
+        out: list[Ticket] = []
+        waiting: dict[str, int] = {}
         for prefix in self.dispatch.serves[window]:
+            ordered = prefix not in self.out_of_order
+            plain_seen = False
+            n = 0
             for t in self.lines[prefix].values():
-                if t.not_before is None or t.not_before <= now:
-                    yield t
-        yield from self.targeted[window].values()
+                if t.not_before is not None and t.not_before > now:
+                    continue
+                n += 1
+                if ordered and t.priority_group is None and t.appointment_start is None:
+                    if plain_seen:
+                        continue
+                    plain_seen = True
+                out.append(t)
+            if n:
+                waiting[prefix] = n
+        out.extend(self.targeted[window].values())
+        return out, waiting
 
     # ------------------------------------------------------------------ apply (events)
     def _free_window(self, number: int, at: float, state: str = W_IDLE) -> None:
         w = self.windows[number]
+        if state in (W_CLOSED, W_PAUSED) or w.state in (W_CLOSED, W_PAUSED):
+            self._open_cache = None  # open windows per type changed
+        if w.state in (W_CALLING, W_PAUSED):
+            self.lost_time[0] += at - w.since
         w.ticket = None
         w.state, w.since = state, at
         self.changed_windows.add(number)
@@ -241,6 +267,7 @@ class WindowRules:
         t = self.tickets[e["ticket"]]
         t.state, t.started_at = SERVING, e["at"]
         w = self.windows[t.window]
+        self.lost_time[0] += e["at"] - w.since  # calling: the citizen walking up, or recalls
         w.state, w.since = W_SERVING, e["at"]
         self.changed_windows.add(w.number)
         self._invalidate()
@@ -257,6 +284,11 @@ class WindowRules:
         obs = self.observed.setdefault(key, [0.0, 0])
         obs[0] += e["service_seconds"]
         obs[1] += 1
+        pace = self.observed_pace.setdefault(t.business_type, [0.0, 0.0, 0])
+        pace[0] += e["service_seconds"]
+        pace[1] += self.catalogue_service(t)
+        pace[2] += 1
+        self.lost_time[1] += 1
         if self.site.ratings_enabled:
             self._free_window(w.number, e["at"], W_RATING)
             w.last_ticket = t.id

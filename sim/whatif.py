@@ -202,10 +202,25 @@ def default_plan(site: SiteConfig, hours: list[float] | None = None) -> Plan:
     return plan
 
 
+POOL = None  # a multiprocessing pool for the days of a prediction (set by `use_pool`), else one process
+
+
+def use_pool(pool) -> None:
+    """Simulate the days of each prediction in `pool` (None: in this process)."""
+    global POOL
+    POOL = pool
+
+
+def _day(job: tuple) -> DayResult:
+    site, profile, seed, shifts = job
+    return simulate(site, profile, seed=seed, shifts=shifts, estimates=False)
+
+
 def simulate_plan(site: SiteConfig, arrivals: Arrivals, plan: Plan, seeds, behaviour: Profile | None = None):
     profile = arrivals_profile(site, arrivals, behaviour)
     shifts = plan_shifts(site, plan, staffing_order(site, arrivals))
-    return [simulate(site, profile, seed=s, shifts=shifts, estimates=False) for s in seeds]
+    jobs = [(site, profile, s, shifts) for s in seeds]
+    return POOL.map(_day, jobs) if POOL is not None else [_day(j) for j in jobs]
 
 
 def predict(site: SiteConfig, arrivals: Arrivals, plan: Plan, seeds: int = 6,
@@ -317,13 +332,16 @@ def recommend(site: SiteConfig, arrivals: Arrivals, target_p90_min: float = 20.0
 def harden(site, arrivals: Arrivals, plan: Plan, target: float, behaviour: Profile, limit: int,
            hours: tuple[float, float], max_rounds: int, days: int = 20) -> tuple[Plan, Prediction, bool]:
     """A plan tuned on a few days fits those days: check it on `days` others and add windows where
-    people wait most until CHECK_SHARE of them meet the target (or the hall is full)."""
+    people wait most (the next worst half hour when that one and its neighbours are full) until
+    CHECK_SHARE of them meet the target, or no half hour can take another window."""
     for _ in range(max_rounds):
         check = predict(site, arrivals, plan, days, behaviour, first_seed=CHECK_SEED)
         met = sum(1 for q in check.day_p90_min if q <= target) / days
-        worst = check.worst_hour()
-        if met >= CHECK_SHARE or worst is None or not _add_window(plan, worst.hour, limit, *hours):
-            return plan, check, met >= CHECK_SHARE
+        if met >= CHECK_SHARE:
+            return plan, check, True
+        worst = sorted((h for h in check.hours if h.served), key=lambda h: -h.p90_wait_min)
+        if not any(_add_window(plan, h.hour, limit, *hours) for h in worst):
+            return plan, check, False
     return plan, check, met >= CHECK_SHARE
 
 

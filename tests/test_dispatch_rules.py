@@ -245,7 +245,9 @@ def test_a_paused_window_counts_again_from_when_its_break_should_end():
     h.open(1)
     h.at(1, "pause", reason="break")
     est = h.do("issue", business_type="A")["ticket"]["estimated_wait_min"]
-    assert est == pytest.approx(10.0, abs=0.1)
+    # Expected back after PAUSE_SECONDS (10 min); a break's length varies like a visit's, and the wait
+    # shown is the median (test_forecast_learning.py): 2/3 of it.
+    assert est == pytest.approx(10.0 * 2 / 3, abs=0.1)
 
 
 def test_the_naive_estimate_is_people_ahead_times_service_over_windows():
