@@ -43,9 +43,9 @@ log = logging.getLogger("onewindow.store")
 
 SCHEMA_VERSION = 1
 DURABILITY = {"power": "FULL", "crash": "NORMAL"}  # -> SQLite's synchronous setting of the writer
-CRASH_SYNC_SECONDS = 1.0
+CRASH_SYNC_SECONDS = 1.0  # "crash" durability: the WAL reaches the device at least this often
 CHECKPOINT_SECONDS = 1.0  # at most one checkpoint a second, whatever the load
-CATCH_UP_FRAMES = 4000  # WAL pages (16 MB) past which a checkpoint is finished on the writer's thread  # "crash" durability: the WAL reaches the device at least this often
+CATCH_UP_FRAMES = 4000  # WAL pages (16 MB) past which a checkpoint is finished on the writer's thread
 # Event fields kept in their own columns; the rest go to `data` as JSON.
 COLUMNS = ("type", "at", "day", "ticket", "window")
 

@@ -202,14 +202,16 @@ def test_the_server_checkpoints_the_log_so_the_wal_stays_small(tmp_path, county,
     log = Store(tmp_path / "q.db", county.site_id, county.timezone, durability="crash")
     hall = Hall(county, log, clock, always_open=True)
     sizes = []
-    for round_ in range(2):
+    for round_ in range(3):
         for i in range(1000):
             hall.send(command("issue", business_type="ABCDE"[i % 5], request_id=f"w{round_}-{i}"))
         sizes.append((tmp_path / "q.db-wal").stat().st_size)
-    # The WAL file is reused after each checkpoint: a second thousand tickets do not make it grow.
-    assert sizes[1] <= sizes[0] * 1.2, f"the WAL keeps growing: {sizes}"
+    # The WAL file starts again from its beginning once it passes CATCH_UP_FRAMES pages (16 MB): it stays
+    # within a few times that however many tickets come (without the catch-up: ~40 MB a thousand, growing).
+    bound = 3 * store_module.CATCH_UP_FRAMES * 4096
+    assert max(sizes) < bound, f"the WAL keeps growing: {sizes}"
     count = hall.server.store.conn.execute("SELECT count(*) FROM events WHERE type = 'ticket_issued'")
-    assert count.fetchone()[0] == 2000
+    assert count.fetchone()[0] == 3000
 
 
 def test_crash_durability_writes_without_fsync_and_syncs_the_wal_each_second(tmp_path, county, monkeypatch):
