@@ -113,6 +113,7 @@ def configure_kivy(layout: str = "landscape", fullscreen: bool = False, size: tu
     Config.set("graphics", "width", str(w))
     Config.set("graphics", "height", str(h))
     Config.set("graphics", "fullscreen", "auto" if fullscreen else "0")
+    Config.set("graphics", "maxfps", "60")  # the ceiling while a call animates (display/app.py frame)
     Config.set("graphics", "multisamples", "0")  # flat panels and text need no MSAA; it costs 2-4x in software GL
     Config.set("graphics", "show_cursor", "0" if fullscreen else "1")
     Config.set("kivy", "exit_on_escape", "1")
@@ -130,13 +131,14 @@ def build_screen(layout: str, width: int, height: int):
     from kivy.uix.boxlayout import BoxLayout
 
     from display import widgets as wd
+    from display.paint import InkRoot
 
     base_w, base_h = SIZES[layout]
     scale = min(width / base_w, height / base_h)
     from kivy.core.window import Window
 
     Window.clearcolor = wd.NAVY  # the background is the cleared window: no full-screen fill to draw
-    root = BoxLayout(orientation="vertical", spacing=6)
+    root = InkRoot(orientation="vertical", spacing=6)
     root.top_bar = wd.TopBar(scale)
     root.headline = wd.Headline(scale)
     root.marquee = wd.Marquee(scale)
@@ -183,6 +185,7 @@ def make_app(hall: Hall, layout: str = "landscape"):
         def build(self):
             self.root_widget = build_screen(layout, *Window.size)
             self.redraws = 0
+            self._dt = 0.0
             self._redraw = Clock.create_trigger(self.refresh, 0)
             hall.model.on_update(self._redraw)
             return self.root_widget
@@ -190,15 +193,21 @@ def make_app(hall: Hall, layout: str = "landscape"):
         def on_start(self):
             Clock.schedule_interval(self.refresh, 0.5)  # clock, highlight ending
             Clock.schedule_interval(lambda dt: hall.poll_connection(), 0.2)
-            Clock.schedule_interval(self.frame, 1 / 30)
+            Clock.schedule_interval(self.frame, 0)  # every tick of Kivy's clock (maxfps: 60 a second)
             if hall.speaker is not None:
                 Clock.schedule_interval(lambda dt: hall.speaker.poll(), 0.05)
             self.refresh()
 
         def frame(self, dt):
-            """The animation step: the notice scrolls, a fresh call's highlight breathes."""
-            self.root_widget.marquee.step(dt)
+            """The animation step, at every clock tick. A frame is drawn only when something moved: 60 a
+            second while a fresh call's highlight breathes, 30 while only the notice scrolls, none when
+            nothing moves (in software GL a frame is the display's main cost)."""
+            self._dt += dt
+            if not self.view.highlighted and self._dt < 1 / 31:
+                return
+            self.root_widget.marquee.step(self._dt)
             self.root_widget.headline.pulse(time.monotonic(), self.view.highlighted)
+            self._dt = 0.0
 
         def refresh(self, *_):
             self.view = hall.model.view(hall.now())
