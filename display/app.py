@@ -131,13 +131,13 @@ def build_screen(layout: str, width: int, height: int):
     from kivy.uix.boxlayout import BoxLayout
 
     from display import widgets as wd
-    from display.paint import InkRoot
+    from display.paint import Gaps, InkRoot
 
     base_w, base_h = SIZES[layout]
     scale = min(width / base_w, height / base_h)
     from kivy.core.window import Window
 
-    Window.clearcolor = wd.NAVY  # the background is the cleared window: no full-screen fill to draw
+    Window.clearcolor = wd.PANEL  # the panels are the cleared window: only bars and gaps are painted
     root = InkRoot(orientation="vertical", spacing=6)
     root.top_bar = wd.TopBar(scale)
     root.headline = wd.Headline(scale)
@@ -157,14 +157,17 @@ def build_screen(layout: str, width: int, height: int):
         body.add_widget(left)
         body.add_widget(right)
         parts = [root.top_bar, body, root.marquee]
+        boxes = [root, body, left, right]
     else:
         root.recent = wd.RecentCalls(scale, cols=2, rows=4, size_hint_y=0.17)
         root.windows = wd.WindowTable(scale, rows=6, cols=2, size_hint_y=0.2)
         root.queues = wd.QueueTable(scale, rows=6, size_hint_y=0.2)
         root.headline.size_hint_y = 0.36
         parts = [root.top_bar, root.headline, root.recent, root.windows, root.queues, root.marquee]
+        boxes = [root]
     for part in parts:
         root.add_widget(part)
+    root.gaps = Gaps(root.canvas.before, boxes, wd.NAVY)
     return root
 
 

@@ -31,25 +31,29 @@ def text(value: str = "", size: float = 32, colour=WHITE, bold: bool = False, ha
 
 
 class Panel(BoxLayout):
-    """A box with a filled background whose colour can change (a scissored clear: display/paint.py)."""
+    """A box on the panel colour, which is the window's own (cleared, nothing drawn); with `colour`, a
+    filled background whose colour can change (a scissored clear: display/paint.py)."""
 
-    def __init__(self, colour=PANEL, **kw):
+    def __init__(self, colour=None, **kw):
         super().__init__(**kw)
-        self._colour = Fill(self.canvas.before, colour)
-        self.bind(pos=self._redraw, size=self._redraw)
+        self._colour = None
+        if colour is not None:
+            self._colour = Fill(self.canvas.before, colour)
+            self.bind(pos=self._redraw, size=self._redraw)
 
     def _redraw(self, *_):
         self._colour.place(self.x, self.y, self.width, self.height)
 
     def set_colour(self, colour) -> None:
         self._colour.rgba = colour
+        self._colour.shown = tuple(colour) != PANEL  # the window's colour: nothing to paint
 
 
-class TopBar(BoxLayout):
-    """Title, connection mark, clock and date on the window's background (nothing drawn behind them)."""
+class TopBar(Panel):
+    """Title, connection mark, clock and date."""
 
     def __init__(self, scale: float, **kw):
-        super().__init__(orientation="horizontal", padding=(24, 8), spacing=16, size_hint_y=None,
+        super().__init__(colour=NAVY, orientation="horizontal", padding=(24, 8), spacing=16, size_hint_y=None,
                          height=120 * scale, **kw)
         titles = BoxLayout(orientation="vertical")
         self.title = text(size=42 * scale)
@@ -191,6 +195,7 @@ class Marquee(Widget):
 
     def __init__(self, scale: float, speed: float = 160, **kw):
         super().__init__(size_hint_y=None, height=76 * scale, **kw)
+        self._background = Fill(self.canvas.before, NAVY)
         self.label = Ink(font_size=40 * scale, color=YELLOW, halign="center", size_hint=(None, None))
         self.add_widget(self.label)
         self.speed = speed * scale
@@ -198,6 +203,7 @@ class Marquee(Widget):
         self.bind(pos=self._place, size=self._place)
 
     def _place(self, *_):
+        self._background.place(self.x, self.y, self.width, self.height)
         self.label.center_y = self.center_y
 
     def show(self, v: DisplayView) -> None:
