@@ -82,6 +82,7 @@ class Recorder:
         self._i, self._next, self._done_at = 0, 0.0, None
         self._tick = self._draw = None
         self._rendered = 0
+        self._slept = 0.0
 
     def hook(self, clock, window, textures) -> None:
         """Time each frame from the end of the clock's sleep to the end of its flip."""
@@ -106,9 +107,10 @@ class Recorder:
 
     def on_flip(self, rendered: int):
         now = time.perf_counter()
-        self.frames.append({"tick": self._tick or now, "draw": self._draw or now, "end": now,
+        slept = self.app.slept - self._slept  # the app's own wait for the frame's time: not work
+        self.frames.append({"tick": (self._tick or now) + slept, "draw": self._draw or now, "end": now,
                             "texts": rendered - self._rendered})
-        self._rendered = rendered
+        self._rendered, self._slept = rendered, self.app.slept
         for n in self._pending:
             self.frame_at.setdefault(n, now)
         self._pending.clear()
