@@ -20,11 +20,12 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
+from kivy.clock import Clock
 from kivy.core.text import Label as CoreLabel
 from kivy.graphics import ClearBuffers, ClearColor, Color, Rectangle, RenderContext
 from kivy.graphics.scissor_instructions import ScissorPop, ScissorPush
 from kivy.graphics.texture import Texture
-from kivy.properties import ListProperty, StringProperty
+from kivy.properties import ListProperty, NumericProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.widget import Widget
 
@@ -119,6 +120,7 @@ class Ink(Widget):
 
     text = StringProperty("")
     color = ListProperty(WHITE)
+    text_width = NumericProperty(0)  # of the text as drawn (once rendered, just before the frame)
 
     def __init__(self, text: str = "", font_size: float = 32, color=WHITE, halign: str = "left", **kw):
         super().__init__(**kw)
@@ -128,17 +130,22 @@ class Ink(Widget):
             self._ink = Color(*color)
             self._rect = Rectangle(size=(0, 0))
         self.color = list(color)
-        self.bind(text=self._render, size=self._render, pos=self._place,
+        # Rendered once per frame at most, just before it is drawn (after layout has sized the box): a
+        # text set, or a box resized, several times within a frame is rendered once.
+        self._trigger = Clock.create_trigger(self._render, -1)
+        self.bind(text=self._trigger, size=self._trigger, pos=self._place,
                   color=lambda w, c: setattr(self._ink, "rgba", c))
         self.text = text
-        self._render()
 
     def _render(self, *_):
         glyphs = TEXTURES.get(self.text, self.font_size) if self.text else None
-        if glyphs is not None and self.halign != "center" and glyphs.width > self.width > 1:
+        # Cut to the box when it is narrower than the text; a box narrower than two glyphs is one that
+        # layout has not sized yet (Kivy passes through such sizes at start): not worth a texture.
+        if glyphs is not None and self.halign != "center" and glyphs.width > self.width >= 2 * self.font_size:
             glyphs = TEXTURES.get(self.text, self.font_size, int(self.width))
         self.glyphs = glyphs
         self._rect.texture = glyphs.texture if glyphs else None
+        self.text_width = glyphs.width if glyphs else 0
         self._place()
 
     def _place(self, *_):
@@ -150,9 +157,6 @@ class Ink(Widget):
         self._rect.pos = (int(x), int(self.center_y - g.height / 2) + g.bottom)
         self._rect.size = g.texture.size
 
-    @property
-    def text_width(self) -> int:
-        return self.glyphs.width if self.glyphs is not None else 0
 
 
 class InkRoot(BoxLayout):

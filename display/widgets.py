@@ -196,7 +196,8 @@ class Marquee(Widget):
     def __init__(self, scale: float, speed: float = 160, **kw):
         super().__init__(size_hint_y=None, height=76 * scale, **kw)
         self._background = Fill(self.canvas.before, NAVY)
-        self.label = Ink(font_size=40 * scale, color=YELLOW, halign="center", size_hint=(None, None))
+        self.label = Ink(font_size=40 * scale, color=YELLOW, halign="center", size_hint=(None, None), width=0)
+        self.label.bind(text_width=lambda label, width: setattr(label, "width", width))
         self.add_widget(self.label)
         self.speed = speed * scale
         self._x = 0.0
@@ -204,12 +205,12 @@ class Marquee(Widget):
 
     def _place(self, *_):
         self._background.place(self.x, self.y, self.width, self.height)
+        self.label.height = self.height
         self.label.center_y = self.center_y
 
     def show(self, v: DisplayView) -> None:
         if self.label.text != v.notice:
             self.label.text = v.notice
-            self.label.size = (self.label.text_width, self.height)
             self._x = 24.0  # readable at once, then it moves left and comes back in from the right
             self.label.pos = (self.x + self._x, self.y)
 
