@@ -36,6 +36,8 @@ def parse(argv):
                     help="glFinish before each flip: `frame_work` is then what a frame really costs (software GL "
                          "otherwise draws on in its own threads after the frame is counted); it holds the UI "
                          "thread meanwhile, so this run's latencies are worse than the app's")
+    ap.add_argument("--slowest", type=int, default=0, metavar="N",
+                    help="list the N slowest frames: clock callbacks, layout and text, GL (with --finish)")
     return ap.parse_args(argv)
 
 
@@ -80,18 +82,22 @@ class Recorder:
         self._pending: list[str] = []
         self._recent: list[dict] = []
         self._i, self._next, self._done_at = 0, 0.0, None
-        self._tick = self._draw = None
+        self._tick = self._before = self._draw = None
         self._rendered = 0
         self._slept = 0.0
 
     def hook(self, clock, window, textures) -> None:
         """Time each frame from the end of the clock's sleep to the end of its flip."""
-        idle, flip = clock.idle, window.flip
+        idle, flip, tick_draw = clock.idle, window.flip, clock.tick_draw
 
         def timed_idle():
             current = idle()
             self._tick = time.perf_counter()
             return current
+
+        def timed_tick_draw():
+            self._before = time.perf_counter()  # the clock's callbacks are done: layout, text to render
+            tick_draw()
 
         def timed_flip():
             if self.args.finish:
@@ -99,7 +105,7 @@ class Recorder:
             flip()
             self.on_flip(textures.rendered)
 
-        clock.idle, window.flip = timed_idle, timed_flip
+        clock.idle, window.flip, clock.tick_draw = timed_idle, timed_flip, timed_tick_draw
         window.fbind("on_draw", self.on_draw)
 
     def on_draw(self, *_):
@@ -108,8 +114,8 @@ class Recorder:
     def on_flip(self, rendered: int):
         now = time.perf_counter()
         slept = self.app.slept - self._slept  # the app's own wait for the frame's time: not work
-        self.frames.append({"tick": (self._tick or now) + slept, "draw": self._draw or now, "end": now,
-                            "texts": rendered - self._rendered})
+        self.frames.append({"tick": (self._tick or now) + slept, "before": self._before or now,
+                            "draw": self._draw or now, "end": now, "texts": rendered - self._rendered})
         self._rendered, self._slept = rendered, self.app.slept
         for n in self._pending:
             self.frame_at.setdefault(n, now)
@@ -151,6 +157,10 @@ def summarise(rec: Recorder, args, size, wall: float) -> dict:
     cpu = [(f["draw"] - f["tick"]) * 1000 for f in frames]
     gl = [(f["end"] - f["draw"]) * 1000 for f in frames]
     new_text = [(f["end"] - f["tick"]) * 1000 for f in frames if f["texts"]]
+    ms = lambda f, a, b: round((f[b] - f[a]) * 1000, 1)  # noqa: E731
+    slowest = [{"work_ms": ms(f, "tick", "end"), "callbacks_ms": ms(f, "tick", "before"),
+                "layout_text_ms": ms(f, "before", "draw"), "gl_ms": ms(f, "draw", "end"), "texts_rendered": f["texts"]}
+               for f in sorted(frames, key=lambda f: f["tick"] - f["end"])[:args.slowest]]
     r = lambda v: round(v, 2)  # noqa: E731
     q = lambda v, p: r(quantile(v, p)) if v else None  # noqa: E731
     return {
@@ -166,6 +176,7 @@ def summarise(rec: Recorder, args, size, wall: float) -> dict:
         "frames": len(frames), "gl_finish": args.finish,
         "fps_mean": round(len(intervals) / max(1e-9, sum(intervals) / 1000), 1),
         "wall_s": round(wall, 1), "load_avg_1m": round(os.getloadavg()[0], 2),
+        **({"slowest_frames": slowest} if slowest else {}),
     }
 
 
@@ -184,6 +195,8 @@ def show(result: dict) -> None:
           "  (clock callbacks, text, layout)")
     print(f"    and GL        p50 {f(result['frame_gl_p50_ms'])} ms  p99 {f(result['frame_gl_p99_ms'])} ms")
     print(f"    frames with new text: {result['new_text_frames']}, p99 {f(result['new_text_frame_work_p99_ms'])} ms")
+    for frame in result.get("slowest_frames", []):
+        print("    slow frame: " + ", ".join(f"{k} {v}" for k, v in frame.items()))
     print(f"  frame interval  p50 {f(result['frame_interval_p50_ms'])} ms  p99 {f(result['frame_interval_p99_ms'])} ms"
           f"  (target p99 < 33 ms; mean {result['fps_mean']} fps over {result['frames']} frames)")
     print(json.dumps(result))
