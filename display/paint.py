@@ -212,7 +212,8 @@ class Fill:
 
     @rgba.setter
     def rgba(self, value) -> None:
-        self.colour.rgba = value
+        if [round(v, 6) for v in self.rgba] != [round(v, 6) for v in value]:  # an unchanged colour: no frame
+            self.colour.rgba = value
 
 
 class Gaps:
