@@ -37,24 +37,21 @@ class TextureCache:
 
     def __init__(self, limit: int = 160):
         self.limit = limit
-        self._textures: OrderedDict = OrderedDict()
+        self._texts: OrderedDict = OrderedDict()
         self.rendered = 0  # texts rendered (not found here): what a call costs in rasterising
 
-    def get(self, text: str, font_size: float, max_width: int | None = None):
+    def get(self, text: str, font_size: float, max_width: int | None = None) -> "Glyphs":
         key = (text, round(font_size, 2), max_width)
-        texture = self._textures.get(key)
-        if texture is not None:
-            self._textures.move_to_end(key)
-            return texture
-        texture = render(text, font_size, max_width)
+        glyphs = self._texts.get(key)
+        if glyphs is not None:
+            self._texts.move_to_end(key)
+            return glyphs
+        glyphs = render(text, font_size, max_width)
         self.rendered += 1
-        self._textures[key] = texture
-        while len(self._textures) > self.limit:
-            self._textures.popitem(last=False)
-        return texture
-
-    def clear(self) -> None:
-        self._textures.clear()
+        self._texts[key] = glyphs
+        while len(self._texts) > self.limit:
+            self._texts.popitem(last=False)
+        return glyphs
 
 
 class Glyphs:
@@ -156,7 +153,6 @@ class Ink(Widget):
         x = {"left": self.x, "center": self.center_x - g.width / 2, "right": self.right - g.width}[self.halign]
         self._rect.pos = (int(x), int(self.center_y - g.height / 2) + g.bottom)
         self._rect.size = g.texture.size
-
 
 
 class InkRoot(BoxLayout):
