@@ -25,6 +25,8 @@ log = logging.getLogger("onewindow.display")
 
 FONT = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
 SIZES = {"landscape": (1920, 1080), "portrait": (1080, 1920)}
+FRAME_S = 1 / 60  # while a fresh call's highlight breathes
+IDLE_FRAME_S = 1 / 30  # while only the notice scrolls
 
 
 class Hall:
@@ -113,6 +115,7 @@ def configure_kivy(layout: str = "landscape", fullscreen: bool = False, size: tu
     Config.set("graphics", "width", str(w))
     Config.set("graphics", "height", str(h))
     Config.set("graphics", "fullscreen", "auto" if fullscreen else "0")
+    Config.set("graphics", "maxfps", "60")  # the ceiling while a call animates (display/app.py frame)
     Config.set("graphics", "multisamples", "0")  # flat panels and text need no MSAA; it costs 2-4x in software GL
     Config.set("graphics", "show_cursor", "0" if fullscreen else "1")
     Config.set("kivy", "exit_on_escape", "1")
@@ -130,13 +133,14 @@ def build_screen(layout: str, width: int, height: int):
     from kivy.uix.boxlayout import BoxLayout
 
     from display import widgets as wd
+    from display.paint import Gaps, InkRoot
 
     base_w, base_h = SIZES[layout]
     scale = min(width / base_w, height / base_h)
     from kivy.core.window import Window
 
-    Window.clearcolor = wd.NAVY  # the background is the cleared window: no full-screen fill to draw
-    root = BoxLayout(orientation="vertical", spacing=6)
+    Window.clearcolor = wd.PANEL  # the panels are the cleared window: only bars and gaps are painted
+    root = InkRoot(orientation="vertical", spacing=6)
     root.top_bar = wd.TopBar(scale)
     root.headline = wd.Headline(scale)
     root.marquee = wd.Marquee(scale)
@@ -155,14 +159,17 @@ def build_screen(layout: str, width: int, height: int):
         body.add_widget(left)
         body.add_widget(right)
         parts = [root.top_bar, body, root.marquee]
+        boxes = [root, body, left, right]
     else:
         root.recent = wd.RecentCalls(scale, cols=2, rows=4, size_hint_y=0.17)
         root.windows = wd.WindowTable(scale, rows=6, cols=2, size_hint_y=0.2)
         root.queues = wd.QueueTable(scale, rows=6, size_hint_y=0.2)
         root.headline.size_hint_y = 0.36
         parts = [root.top_bar, root.headline, root.recent, root.windows, root.queues, root.marquee]
+        boxes = [root]
     for part in parts:
         root.add_widget(part)
+    root.gaps = Gaps(root.canvas.before, boxes, wd.NAVY)
     return root
 
 
@@ -183,6 +190,8 @@ def make_app(hall: Hall, layout: str = "landscape"):
         def build(self):
             self.root_widget = build_screen(layout, *Window.size)
             self.redraws = 0
+            self._stepped = time.perf_counter()
+            self.slept = 0.0  # seconds frame() slept, in all
             self._redraw = Clock.create_trigger(self.refresh, 0)
             hall.model.on_update(self._redraw)
             return self.root_widget
@@ -190,15 +199,28 @@ def make_app(hall: Hall, layout: str = "landscape"):
         def on_start(self):
             Clock.schedule_interval(self.refresh, 0.5)  # clock, highlight ending
             Clock.schedule_interval(lambda dt: hall.poll_connection(), 0.2)
-            Clock.schedule_interval(self.frame, 1 / 30)
+            Clock.schedule_interval(self.frame, 0)  # every tick of Kivy's clock (maxfps: 60 a second)
             if hall.speaker is not None:
                 Clock.schedule_interval(lambda dt: hall.speaker.poll(), 0.05)
             self.refresh()
 
         def frame(self, dt):
-            """The animation step: the notice scrolls, a fresh call's highlight breathes."""
-            self.root_widget.marquee.step(dt)
+            """The animation step, looked at every clock tick. A frame is drawn only when something moved:
+            60 a second while a fresh call's highlight breathes, 30 while only the notice scrolls, none
+            when nothing moves (in software GL frames are the display's main cost). Kivy's clock wakes up to
+            10 ms early (it does not sleep less than its resolution, 5.6 ms): the last few ms are slept
+            here, so frames come at their rate and not at 60-100 a second."""
+            now = time.perf_counter()
+            wait = self._stepped + (FRAME_S if self.view.highlighted else IDLE_FRAME_S) - now
+            if wait > 0.006:
+                return
+            if wait > 0 and not self._redraw.is_triggered:  # a call waiting to be shown is not kept waiting
+                time.sleep(wait)  # the UI thread's last few ms before the frame (other threads run meanwhile)
+                self.slept += time.perf_counter() - now  # (the benchmark does not count it as a frame's work)
+                now = time.perf_counter()
+            self.root_widget.marquee.step(min(0.1, now - self._stepped))
             self.root_widget.headline.pulse(time.monotonic(), self.view.highlighted)
+            self._stepped = now
 
         def refresh(self, *_):
             self.view = hall.model.view(hall.now())

@@ -3,13 +3,12 @@ from __future__ import annotations
 
 import math
 
-from kivy.graphics import Color, Rectangle
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.gridlayout import GridLayout
-from kivy.uix.label import Label
 from kivy.uix.widget import Widget
 
 from display.model import DisplayView, format_wait
+from display.paint import Fill, Ink
 
 NAVY = (0.04, 0.11, 0.23, 1)
 PANEL = (0.07, 0.17, 0.33, 1)
@@ -23,50 +22,39 @@ STATE_COLOURS = {"calling": YELLOW, "serving": GREEN, "idle": WHITE, "closed": G
                  "rating": WHITE}
 
 
-class FreshLabel(Label):
-    """A Label that draws changed text into a new texture. Kivy reuses a texture of the same size, and
-    uploading into a texture that the previous frame still reads makes software GL (llvmpipe) wait for
-    that whole frame: 150-300 ms per changed label at 1080p, measured. A new texture does not wait."""
-
-    def texture_update(self, *largs):
-        if self._label is not None and self._label.texture is not None and self._label.texture is not self._label.texture_1px:
-            self._label.texture = None
-        super().texture_update(*largs)
-
-
-def text(value: str = "", size: float = 32, colour=WHITE, bold: bool = False, halign: str = "left", **kw) -> Label:
-    """A label. Its texture is only as big as its text (centred ones) or one line across (left/right
-    aligned, cut with "..." when too long): big textures are what makes software-rendered frames slow."""
+def text(value: str = "", size: float = 32, colour=WHITE, bold: bool = False, halign: str = "left", **kw) -> Ink:
+    """One line of text (display/paint.py: a texture only as big as the text, cut with "..." when wider
+    than its box unless centred)."""
     # No synthetic bold: WenQuanYi has no bold face, and SDL_ttf's emboldening of large glyphs cost
     # 100-400 ms a label here (measured), which froze frames whenever a number changed.
-    label = FreshLabel(text=value, font_size=size, color=colour, halign=halign, valign="middle",
-                  shorten=halign != "center", shorten_from="right", **kw)
-    if halign != "center":
-        label.bind(width=lambda w, width: setattr(w, "text_size", (width, None)))
-    return label
+    return Ink(text=value, font_size=size, color=colour, halign=halign, **kw)
 
 
 class Panel(BoxLayout):
-    """A box with a filled background whose colour can change."""
+    """A box on the panel colour, which is the window's own (cleared, nothing drawn); with `colour`, a
+    filled background whose colour can change (a scissored clear: display/paint.py)."""
 
-    def __init__(self, colour=PANEL, **kw):
+    def __init__(self, colour=None, **kw):
         super().__init__(**kw)
-        with self.canvas.before:
-            self._colour = Color(*colour)
-            self._rect = Rectangle(pos=self.pos, size=self.size)
-        self.bind(pos=self._redraw, size=self._redraw)
+        self._colour = None
+        if colour is not None:
+            self._colour = Fill(self.canvas.before, colour)
+            self.bind(pos=self._redraw, size=self._redraw)
 
     def _redraw(self, *_):
-        self._rect.pos, self._rect.size = self.pos, self.size
+        self._colour.place(self.x, self.y, self.width, self.height)
 
     def set_colour(self, colour) -> None:
         self._colour.rgba = colour
+        self._colour.shown = tuple(colour) != PANEL  # the window's colour: nothing to paint
 
 
 class TopBar(Panel):
+    """Title, connection mark, clock and date."""
+
     def __init__(self, scale: float, **kw):
-        super().__init__(colour=(0, 0, 0, 0), orientation="horizontal", padding=(24, 8), spacing=16,
-                         size_hint_y=None, height=120 * scale, **kw)
+        super().__init__(colour=NAVY, orientation="horizontal", padding=(24, 8), spacing=16, size_hint_y=None,
+                         height=120 * scale, **kw)
         titles = BoxLayout(orientation="vertical")
         self.title = text(size=42 * scale)
         self.title_en = text(size=22 * scale, colour=GREY)
@@ -201,32 +189,39 @@ class QueueTable(Panel):
 
 
 class Marquee(Widget):
-    """The manager's notice, scrolling right to left; `step(dt)` moves it (the app's frame timer).
-    It spans the whole window, so the window's edges clip it: no stencil (costly in software GL)."""
+    """The manager's notice, scrolling right to left; `step(dt)` moves it (the app's frame timer): one
+    texture moved, nothing re-rendered. It spans the whole window, so the window's edges clip it: no
+    stencil (costly in software GL)."""
 
     def __init__(self, scale: float, speed: float = 160, **kw):
         super().__init__(size_hint_y=None, height=76 * scale, **kw)
-        self.label = Label(text="", font_size=40 * scale, color=YELLOW, size_hint=(None, None))
-        self.label.bind(texture_size=lambda w, s: setattr(w, "size", s))
+        self._background = Fill(self.canvas.before, NAVY)
+        self.label = Ink(font_size=40 * scale, color=YELLOW, halign="center", size_hint=(None, None), width=0)
+        self.label.bind(text_width=lambda label, width: setattr(label, "width", width))
         self.add_widget(self.label)
         self.speed = speed * scale
         self._x = 0.0
         self.bind(pos=self._place, size=self._place)
 
     def _place(self, *_):
+        self._background.place(self.x, self.y, self.width, self.height)
+        self.label.height = self.height
         self.label.center_y = self.center_y
 
     def show(self, v: DisplayView) -> None:
         if self.label.text != v.notice:
             self.label.text = v.notice
             self._x = 24.0  # readable at once, then it moves left and comes back in from the right
-            self.label.x = self.x + self._x
+            self.label.pos = (self.x + self._x, self.y)
+
+    @property
+    def moving(self) -> bool:
+        return bool(self.label.text) and self.speed > 0
 
     def step(self, dt: float) -> None:
-        if not self.label.text:
+        if not self.moving:
             return
         self._x -= self.speed * dt
         if self._x < -self.label.width:
             self._x = self.width
-        self.label.x = self.x + self._x
-        self.label.center_y = self.center_y
+        self.label.pos = (self.x + round(self._x), self.y)

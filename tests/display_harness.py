@@ -114,6 +114,11 @@ def scenario(app, hall, publisher, broker, layout: str, images: Path, facts: dic
     yield from wait(whole, 15)
     facts["whole_at_start"] = whole()
     facts["start_s"] = time.monotonic() - start
+    from display.paint import TEXTURES
+
+    for _ in range(3):  # the first frames drawn
+        yield
+    rendered, row_glyphs = TEXTURES.rendered, root.recent.cells[0].glyphs
     sent = time.monotonic()
     publisher.announce("A023", 3)
     yield from wait(lambda: root.headline.number.text == "A023", 5)
@@ -121,6 +126,11 @@ def scenario(app, hall, publisher, broker, layout: str, images: Path, facts: dic
     facts["call_refresh_s"] = app.shown_at - sent
     for _ in range(3):
         yield
+    # What the call cost in text rendering: only its new texts; the recent rows moved down one row and
+    # show the textures they (or the row above) drew before.
+    facts["texts_rendered_by_the_call"] = TEXTURES.rendered - rendered
+    facts["recent_row_reused_its_texture"] = root.recent.cells[1].glyphs is row_glyphs
+    facts["headline_box"] = [*root.headline.pos, *root.headline.size]
     facts["headline"] = {"number": root.headline.number.text, "window": root.headline.window.text,
                          "window_en": root.headline.window_en.text, "highlighted": app.view.highlighted,
                          "colour": list(root.headline._colour.rgba)}

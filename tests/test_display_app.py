@@ -72,6 +72,14 @@ def test_a_call_arrives_and_the_screen_shows_it_large_and_highlighted(runs):
         assert facts["call_shown_s"] < 5  # behaviour here; the latency is measured in bench/
 
 
+def test_a_call_renders_only_its_new_texts(runs):
+    for facts in runs.values():
+        # the number, "Number A023, please go to window 3", "到 3号窗口 办理", the new recent row (and the
+        # window rows whose state changed); every other text on screen is drawn from textures it had
+        assert 1 <= facts["texts_rendered_by_the_call"] <= 6
+        assert facts["recent_row_reused_its_texture"]
+
+
 def test_the_screenshot_shows_the_highlighted_call(runs):
     for layout, size in (("landscape", (1920, 1080)), ("portrait", (1080, 1920))):
         image = Image.open(runs[layout]["screenshot"]).convert("RGB")
@@ -80,6 +88,10 @@ def test_the_screenshot_shows_the_highlighted_call(runs):
         assert amber > 0.1 * size[0] * size[1]  # the highlighted headline is a large part of the screen
         navy = sum(1 for px in image.get_flattened_data() if px[2] > 40 and px[0] < 30)
         assert navy > 0.1 * size[0] * size[1]
+        x, y, w, h = (round(v) for v in runs[layout]["headline_box"])
+        box = image.crop((x, size[1] - y - h, x + w, size[1] - y))  # Kivy's y grows upwards, the image's down
+        ink = sum(1 for px in box.get_flattened_data() if px[0] < 80)  # dark text on the amber
+        assert ink > 0.04 * w * h  # the number and the window are drawn on it
 
 
 def test_a_broker_restart_shows_connection_lost_and_the_display_is_whole_again(runs):
