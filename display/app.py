@@ -18,6 +18,7 @@ from pathlib import Path
 from display.announcer import Announcer
 from display.model import DisplayModel
 from display.zones import Zone
+from onewindow.devices import status_payload
 from onewindow.mirror import StateMirror
 from onewindow.topics import Topics
 
@@ -75,9 +76,9 @@ class Hall:
         if parts is not None:
             self.parts = dict(parts)
         bad = [k for k, v in self.parts.items() if v != "ok"]
-        payload = {"v": 1, "device": self.device_id, "kind": "display", "at": self.now().isoformat(timespec="seconds"),
-                   "state": "degraded" if bad else "ok", "parts": {"broker": "ok", **self.parts},
-                   "detail": ("not answering: " + ", ".join(sorted(bad))) if bad else "showing the hall"}
+        payload = status_payload(self.device_id, "display", "degraded" if bad else "ok", {"broker": "ok", **self.parts},
+                                 ("not answering: " + ", ".join(sorted(bad))) if bad else "showing the hall",
+                                 at=self.now().isoformat(timespec="seconds"))
         try:
             self.transport.publish(Topics(self.site_id).device_status(self.device_id), payload, qos=1, retain=True)
         except Exception:  # not connected: the next connect publishes it
