@@ -54,7 +54,7 @@ def test_paper_out_voids_the_ticket_at_the_server_and_tells_the_manager(kiosk):
     printer.paper_out = True
     started = time.monotonic()
     outcome = desk.take_ticket("A")
-    assert time.monotonic() - started < 2.0
+    assert time.monotonic() - started < 4.0  # no hang: a print job that waited for paper would take its whole deadline
     assert outcome.status == "print_failed" and outcome.voided
     assert got.wait(3)
     assert events[0]["kind"] == "print_failed" and events[0]["reason"] == "paper_out"
