@@ -199,9 +199,17 @@ class AlertBoard:
         sender = str(payload.get("sender") or "?")[:64]
         count = payload.get("count") if isinstance(payload.get("count"), int) else 1
         at = _ts(payload.get("at")) or now
-        aid = f"security:{sender}:{payload['kind']}:{int(at)}"
-        self._occurrence(aid, "security", sender, now, f"{sender} {en} ({count}x)",
-                         f"{sender}：{zh}（{count} 次）", severity)
+        # One alert per device and kind until a manager acknowledges it: later reports add to its count.
+        head = f"security:{sender}:{payload['kind']}:"
+        open_one = next((a for a in self._alerts.values() if a.id.startswith(head) and a.acked_by is None), None)
+        if open_one is not None:
+            count += getattr(open_one, "_count", 0)
+        else:
+            self._occurrence(f"{head}{int(at)}", "security", sender, now, "", "", severity)
+            open_one = self._alerts[f"{head}{int(at)}"]
+        open_one._count = count  # type: ignore[attr-defined]
+        open_one.text_en, open_one.text_zh = f"{sender} {en} ({count}x)", f"{sender}：{zh}（{count} 次）"
+        self._dirty.add(open_one.id)
 
     def on_log_events(self, events: Iterable[dict], now: float) -> None:
         """Stored events from `event/log`: a bad rating (score 1-2) raises an alert."""

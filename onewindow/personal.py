@@ -82,6 +82,8 @@ def contains_personal_data(value: Any) -> bool:
         return any(contains_personal_data(k) or contains_personal_data(v) for k, v in value.items())
     if isinstance(value, list):
         return any(contains_personal_data(v) for v in value)
+    if isinstance(value, int) and not isinstance(value, bool):  # a phone number sent as a JSON number
+        return bool(personal_spans(str(value)))
     return False
 
 

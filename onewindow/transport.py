@@ -16,6 +16,7 @@ Messages arrive in batches: the handlers see every message that was waiting, one
 """
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections import deque
@@ -49,7 +50,10 @@ class Transport(Protocol):
 def dumps(obj: Any) -> str:
     """Compact JSON as it goes on the wire: UTF-8 text kept as is, no spaces (orjson: the server writes
     two of these per command, and the standard library's encoder was a fifth of its own work)."""
-    return orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS).decode("utf-8")
+    try:
+        return orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS).decode("utf-8")
+    except orjson.JSONEncodeError:  # what orjson refuses (an integer past 64 bits) the standard library writes
+        return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
 
 
 def encode(payload: Payload) -> bytes:

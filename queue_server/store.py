@@ -291,16 +291,21 @@ class Store:
         its beginning again, so it stays small under a steady load (a checkpoint on the side alone never
         catches up with a writer that never pauses)."""
         if self._catch_up_due():
-            self._checkpointer.finished = False
-            self._checkpoint_here()
+            # Done here only when no copy runs on the side (SQLite answers "busy" then, and the WAL could
+            # never start again); a busy answer leaves it due for the next batch.
+            self._checkpointer.finished = not self._checkpoint_here()
             return
         self._rows_since_checkpoint = 0
         self._checkpoint_asked = time.monotonic()
         if self.path == ":memory:":
             return
-        if self._checkpointer is None:
+        if self._checkpointer is None or not self._checkpointer.alive:
+            if self._checkpointer is not None:  # its thread could not open the file: do it here
+                self._checkpoint_here()
+                return
             self._checkpointer = Checkpointer(self.path)
-        self._checkpointer.request()
+        if not self._catch_up_due():  # a long WAL waits for the catch-up here, not for another copy
+            self._checkpointer.request()
 
     def _catch_up_due(self) -> bool:
         """A copy on the side has finished and found the WAL so long that it should start again from its
@@ -309,11 +314,14 @@ class Store:
         return (self._checkpointer is not None and self._checkpointer.finished
                 and self._checkpointer.wal_frames >= CATCH_UP_FRAMES)
 
-    def _checkpoint_here(self) -> None:
+    def _checkpoint_here(self) -> bool:
+        """A checkpoint on the server's connection; False if it could not copy everything (busy)."""
         try:
-            self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            row = self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            return not (row and row[0] == 1)
         except sqlite3.Error as exc:
             log.warning("checkpoint of %s failed (will retry): %s", self.path, exc)
+            return False
 
     def latest_day_events(self) -> list[dict]:
         """The events of the latest service day of this site, in order, as the engine emitted them."""
@@ -369,11 +377,17 @@ class Checkpointer:
         self.finished = False  # a copy is done and its owner has not finished it yet
         self.wal_frames = 0  # the WAL's length in pages at the last copy
         self.runs = 0
+        self.running = False
         self._thread = threading.Thread(target=self._run, name="store-checkpoint", daemon=True)
         self._thread.start()
 
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
     def request(self) -> None:
-        self._wanted.set()
+        if not self.running:  # one asked for while a copy runs would start the moment it ends
+            self._wanted.set()
 
     def stop(self) -> None:
         self._stopping = True
@@ -394,6 +408,7 @@ class Checkpointer:
                 self._wanted.clear()
                 if self._stopping:
                     return
+                self.running = True
                 try:
                     row = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
                     self.wal_frames = row[1] if row and row[1] > 0 else 0
@@ -401,5 +416,7 @@ class Checkpointer:
                     self.finished = True
                 except sqlite3.Error as exc:
                     log.warning("checkpoint of %s failed (will retry): %s", self.path, exc)
+                finally:
+                    self.running = False
         finally:
             conn.close()

@@ -146,3 +146,8 @@ def test_the_servers_security_reports_become_alerts_for_the_manager():
     assert [(a["kind"], a["subject"], a["severity"]) for a in shown] == [
         ("security", "kiosk-2", "critical"), ("security", "kiosk-1", "warning")]
     assert "kiosk-2" in shown[0]["text_zh"] and "4800" in shown[0]["text_en"]
+    # A device that goes on for a day is one alert with a growing count, not 1,440 of them.
+    for minute in range(1, 1440):
+        board.on_security_event({"kind": "throttled", "sender": "kiosk-1", "count": 2}, 1001.0 + 60 * minute)
+    mine = [a for a in board.alerts() if a["subject"] == "kiosk-1"]
+    assert len(mine) == 1 and "(2881x)" in mine[0]["text_en"]

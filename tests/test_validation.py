@@ -52,6 +52,10 @@ def test_personal_numbers_are_found_however_the_json_writes_them():
             parse("issue", raw, PREFIX)
         assert err.value.code == "personal_data", raw
     assert parse("issue", good, PREFIX)[2]["item"] == "CB-01"
+    # Escapes are read value by value: a \\u escape's digits never join the digits after it.
+    note = json.dumps({"v": PROTOCOL_VERSION, "request_id": "r-1", "reply_to": PREFIX + "kiosk-1",
+                       "text": "5月 20260523 101530"}).encode()  # ensure_ascii: 5\\u6708 2026...
+    assert b"\\u6708" in note and parse("set_notice", note, PREFIX)[2]["text"].startswith("5月")
 
 
 def test_a_reply_topic_outside_the_site_cannot_be_answered():
