@@ -206,7 +206,23 @@ def _json_object(payload: bytes, reply_prefix: str) -> tuple[dict, str]:
         raise BadRequest("bad_json", f"payload is not JSON: {exc}") from None
     if not isinstance(data, dict):
         raise BadRequest("bad_json", "payload must be a JSON object")
+    if "\\u" in text and _has_lone_surrogate(data):  # "\ud800": not text, and nothing could publish it
+        raise BadRequest("bad_json", "payload has a lone UTF-16 surrogate escape: not text")
     return data, text
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_lone_surrogate(v) for v in value)
+    return False
 
 
 def _arguments(command: str, data: dict) -> tuple[dict[str, Any], list[str]]:

@@ -110,3 +110,11 @@ def test_a_clients_own_request_ids_never_look_like_personal_data(client_id, coun
     from queue_server.commands import contains_personal_data
     assert not contains_personal_data({"request_id": f"{client_id}-{boot_nonce()}-{counter}"})
     assert contains_personal_data({"request_id": f"{client_id}-139176-10000"})  # the old shape, for contrast
+
+
+def test_a_lone_surrogate_escape_is_not_text_and_is_refused():
+    raw = json.dumps({"v": PROTOCOL_VERSION, "request_id": "r-1", "reply_to": PREFIX + "kiosk-1",
+                      "text": "\ud800 notice"}).encode()
+    with pytest.raises(BadRequest) as err:
+        parse("set_notice", raw, PREFIX)
+    assert err.value.code == "bad_json" and "surrogate" in err.value.message
