@@ -89,6 +89,7 @@ class AlertBoard:
         self._alerts: dict[str, Alert] = {}
         self._episodes: dict[tuple[str, str], str] = {}  # (kind, subject) -> id of the active alert
         self._dirty: set[str] = set()
+        self._security: dict[tuple[str, str], tuple[str, int]] = {}  # (device, kind) -> (alert id, count)
 
     # ------------------------------------------------------------------ conditions
     def conditions(self, now: float, queues: Mapping[str, dict], presence: Mapping[str, dict],
@@ -200,16 +201,17 @@ class AlertBoard:
         count = payload.get("count") if isinstance(payload.get("count"), int) else 1
         at = _ts(payload.get("at")) or now
         # One alert per device and kind until a manager acknowledges it: later reports add to its count.
-        head = f"security:{sender}:{payload['kind']}:"
-        open_one = next((a for a in self._alerts.values() if a.id.startswith(head) and a.acked_by is None), None)
-        if open_one is not None:
-            count += getattr(open_one, "_count", 0)
-        else:
-            self._occurrence(f"{head}{int(at)}", "security", sender, now, "", "", severity)
-            open_one = self._alerts[f"{head}{int(at)}"]
-        open_one._count = count  # type: ignore[attr-defined]
-        open_one.text_en, open_one.text_zh = f"{sender} {en} ({count}x)", f"{sender}：{zh}（{count} 次）"
-        self._dirty.add(open_one.id)
+        key = (sender, payload["kind"])
+        aid, before = self._security.get(key, (None, 0))
+        alert = self._alerts.get(aid) if aid else None
+        if alert is None or alert.acked_by is not None:
+            aid, before = f"security:{sender}:{payload['kind']}:{int(at)}", 0
+            self._occurrence(aid, "security", sender, now, "", "", severity)
+            alert = self._alerts[aid]
+        count += before
+        self._security[key] = (aid, count)
+        alert.text_en, alert.text_zh = f"{sender} {en} ({count}x)", f"{sender}：{zh}（{count} 次）"
+        self._dirty.add(aid)
 
     def on_log_events(self, events: Iterable[dict], now: float) -> None:
         """Stored events from `event/log`: a bad rating (score 1-2) raises an alert."""

@@ -58,25 +58,21 @@ class Desk:
 
     # ------------------------------------------------------------------ alerts
     def _on_print(self, topic: str, payload: bytes) -> None:
-        import json
-        try:
-            data = json.loads(payload)
-        except ValueError:
-            log.warning("ignored an event/print message that is not JSON")
-            return
-        with self._lock:
-            self.board.on_print_event(data, self.clock())
-        self._wake.set()
+        self._feed(topic, payload, self.board.on_print_event)
 
     def _on_security(self, topic: str, payload: bytes) -> None:
+        self._feed(topic, payload, self.board.on_security_event)
+
+    def _feed(self, topic: str, payload: bytes, take) -> None:
+        """An event message (JSON) into the alert board, then a look at what changed."""
         import json
         try:
             data = json.loads(payload)
         except ValueError:
-            log.warning("ignored an event/security message that is not JSON")
+            log.warning("ignored a message on %s that is not JSON", topic)
             return
         with self._lock:
-            self.board.on_security_event(data, self.clock())
+            take(data, self.clock())
         self._wake.set()
 
     def _on_log(self, topic: str, payload: bytes) -> None:
