@@ -183,3 +183,58 @@ def test_a_damaged_backup_is_not_restored(tmp_path, county, clock):
     with pytest.raises(DatabaseUnusable):
         restore(db, bad, SITE)
     assert sqlite3.connect(db).execute("SELECT count(*) FROM events").fetchone()[0] > 0
+
+
+RESERVE = 4 << 20
+
+
+def test_the_write_ahead_log_is_written_out_at_start_and_a_crash_loses_nothing(tmp_path, county, clock):
+    """`wal_reserve`: the WAL is zeros to its reserved size before the first ticket and commits overwrite it in
+    place (its size never changes); written out over a WAL that a crash left holding commits, it keeps them."""
+    import shutil
+    db = tmp_path / "hall.db"
+    wal = db.with_name(db.name + "-wal")
+    srv = Hall(county, Store(db, SITE, county.timezone, wal_reserve=RESERVE), clock)
+    assert wal.stat().st_size == RESERVE
+    assert _issue(srv, 30) == [f"A{i:03d}" for i in range(1, 31)]
+    assert wal.stat().st_size == RESERVE  # overwritten in place, not grown
+    srv.server.store.close()
+
+    other = tmp_path / "other"
+    other.mkdir()
+    srv = Hall(county, Store(other / db.name, SITE, county.timezone, checkpoint_rows=0), clock)
+    _issue(srv, 30)
+    crashed = tmp_path / "crashed"  # the files as they are now, the server still running: a crash
+    crashed.mkdir()
+    for p in (other / db.name, other / wal.name, marker_path(other / db.name, SITE)):
+        shutil.copy(p, crashed / p.name)
+    held = (crashed / wal.name).stat().st_size
+    assert 0 < held < RESERVE
+    again = Hall(county, Store(crashed / db.name, SITE, county.timezone, wal_reserve=RESERVE), clock)
+    assert (crashed / wal.name).stat().st_size == RESERVE
+    assert _issue(again, 2, tag="after") == ["A031", "A032"]  # nothing lost, nothing numbered twice
+    fresh = sqlite3.connect(crashed / db.name)  # what another process (or the next start) reads
+    assert fresh.execute("SELECT count(*) FROM events WHERE type = 'ticket_issued'").fetchone()[0] == 32
+    fresh.close()
+    again.server.store.close()
+    srv.server.store.close()
+
+
+def test_a_disk_too_full_for_the_reserve_is_reported_and_the_log_still_works(tmp_path, county, clock, caplog,
+                                                                           monkeypatch):
+    import errno
+    db = tmp_path / "hall.db"
+    Store(db, SITE, county.timezone).close()
+    real_pwrite = os.pwrite
+
+    def full(fd, data, offset):
+        if offset >= 1 << 20:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_pwrite(fd, data, offset)
+    monkeypatch.setattr(os, "pwrite", full)
+    store = Store(db, SITE, county.timezone, wal_reserve=RESERVE)
+    monkeypatch.setattr(os, "pwrite", real_pwrite)
+    assert "could not reserve 4 MB for the write-ahead log" in caplog.text and "nearly full" in caplog.text
+    assert db.with_name(db.name + "-wal").stat().st_size < 1 << 20  # what was written is given back
+    assert _issue(Hall(county, store, clock), 3) == ["A001", "A002", "A003"]
+    store.close()
