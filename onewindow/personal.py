@@ -17,9 +17,12 @@ from typing import Any
 # number (11 digits from 13x-19x), written with ASCII or full-width digits, in one piece or in groups
 # split by spaces or dashes ("110101 19900307 123X", "139-1234-5678", "１３９１２３４５６７８").
 _DIGIT = "[0-9\uff10-\uff19]"
-_SEP = "[ \t\u00a0\u3000\\-\u2010-\u2015\u2212\ufe63\uff0d]{1,3}"
+_SEP_CHAR = "[ \t\u00a0\u3000\\-\u2010-\u2015\u2212\ufe63\uff0d]"
+_SEP = _SEP_CHAR + "{1,3}"
 _DIGIT_RUN = re.compile(f"(?<![0-9\uff10-\uff19])({_DIGIT}+(?:{_SEP}{_DIGIT}+)*)([XxＸｘ])?(?![0-9\uff10-\uff19])")
 _CHUNK = re.compile(f"{_DIGIT}+")
+# A cheap first look: every number found below is a digit followed by 10 or more digits and separators.
+_MAYBE = re.compile(f"{_DIGIT}(?:{_DIGIT}|{_SEP_CHAR}){{10,}}")
 _TO_ASCII = str.maketrans("０１２３４５６７８９Ｘｘ", "0123456789XX")
 
 
@@ -44,6 +47,12 @@ def mask_name(name: str) -> str:
 
 def personal_spans(text: str) -> list[tuple[int, int, str]]:
     """(start, end, masked) for every ID or mobile number in `text`, however its digits are grouped."""
+    if not _MAYBE.search(text):  # most texts (every well-formed command) end here
+        return []
+    return _spans(text)
+
+
+def _spans(text: str) -> list[tuple[int, int, str]]:
     found = []
     for run in _DIGIT_RUN.finditer(text):
         if run.end() - run.start() < 11:  # fewer than 11 characters hold neither a mobile nor an ID number

@@ -5,8 +5,9 @@ import json
 import logging
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
-from onewindow import PROTOCOL_VERSION
+from onewindow import PROTOCOL_VERSION, personal
 from onewindow.logsafe import SenderLog, add_rotating_file, escape
 from queue_server.commands import BadRequest, contains_personal_data, log_excerpt, mask_text, parse
 from tests.test_server import SITE, command, hall  # noqa: F401  (fixture)
@@ -29,6 +30,18 @@ def test_id_numbers_are_found_however_they_are_written(written):
 def test_mobile_numbers_are_found_however_they_are_written(written):
     assert contains_personal_data([f"tel:{written}"])
     assert "****" in mask_text(written) and "1234" not in mask_text(written).split("****")[0][3:]
+
+
+_PIECES = ["139", "1234", "5678", "1", "12", "110101", "19900307", "123", "X", "x", "Ｘ", "１３９", "１２３４", "0",
+           " ", "  ", "-", "－", "　", "\u2013", "a", ",", "\""]
+
+
+@given(st.lists(st.sampled_from(_PIECES), max_size=14).map("".join)
+       | st.text(alphabet="0123456789１３９０ -－　\u2013Xx,a\"", max_size=60))
+@settings(max_examples=3000, deadline=None)
+def test_the_quick_first_look_never_misses_a_number(text):
+    """personal_spans skips texts that cannot hold a number (a quick regex); it finds what the full search does."""
+    assert personal._spans(text) == personal.personal_spans(text)
 
 
 @pytest.mark.parametrize("harmless", ["2026-11-23T10:00:00+08:00", "demo-county:2026-11-23:A001",
