@@ -84,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         roles = Roles.from_devices(registry(site), settings.username or server_user(site.site_id))
     server = QueueServer(site, store, transport, always_open=args.always_open, roles=roles)
+    server.collect_garbage_between_batches()
     server.start()
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -11,6 +11,7 @@ and a log line; an unexpected failure in one command gets an `internal_error` re
 """
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import time
@@ -37,6 +38,16 @@ REPLY_MEMORY = 2 * 86400.0  # how far back retried request ids are remembered af
 def error_reply(request_id: str | None, code: str, message: str) -> str:
     return dumps({"v": PROTOCOL_VERSION, "request_id": request_id, "ok": False,
                   "error": {"code": code, "message": message}})
+
+
+def collect_when_due(threshold: int = 700, ratio: int = 10) -> None:
+    """Python's own rule (gc's default thresholds 700, 10, 10), run when the caller chooses: the youngest
+    generation after `threshold` net allocations, the middle one every `ratio` of those, the oldest every
+    `ratio` of the middle one's."""
+    young, middle, old = gc.get_count()
+    if young < threshold:
+        return
+    gc.collect(2 if middle >= ratio and old >= ratio else 1 if middle >= ratio else 0)
 
 
 class Batch:
@@ -97,6 +108,7 @@ class QueueServer:
         self._queue_dirty: set[str] = set()
         self._queue_published: dict[str, float] = {}
         self._site_day: str | None = None
+        self.collects_garbage = False  # see collect_garbage_between_batches
 
     # ------------------------------------------------------------------ life cycle
     def _rebuild(self) -> Engine:
@@ -128,6 +140,18 @@ class QueueServer:
         else:
             self.transport.subscribe(self.topics.cmd_filter, self._on_command)
 
+    def collect_garbage_between_batches(self) -> None:
+        """Python's garbage collector runs between batches, after their replies have left, not inside one.
+
+        Left to itself it stops the process whenever a count of allocations passes its threshold: inside a
+        command as often as not (2 % of ticket issues here, up to 0.3 ms each; a full collection took 12-20
+        ms). Everything made while starting (configuration, catalogue, the day rebuilt from the log) is
+        frozen out of collections; the same rule as Python's own then runs at the end of each batch (see
+        `collect_when_due`). For the server process only: it turns the collector off for the whole process."""
+        gc.freeze()
+        gc.disable()
+        self.collects_garbage = True
+
     def stop(self) -> None:
         """Process no more batches (stop the transport first, so that none is under way)."""
         self.transport.on_batch_end = None
@@ -154,6 +178,8 @@ class QueueServer:
             self.process(waiting, resync=resync)
         except Exception:  # never let the transport's thread die; the log says what happened
             log.exception("unexpected failure while processing a batch of %d messages", len(waiting))
+        if self.collects_garbage:
+            collect_when_due()
 
     # ------------------------------------------------------------------ one batch
     def process(self, messages: list[tuple[str, bytes]], resync: bool = False) -> None:
