@@ -18,8 +18,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.mqtt_load import (ECHO_PATTERNS, ROOT, measure_rtt, pipelined_load, start_echo, stop_process,
-                             wait_for_line)
+from bench.mqtt_load import (ECHO_PATTERNS, ROOT, measure_rtt, pipelined_load, rtt_figures, start_echo,
+                             stop_process, wait_for_line)
 from onewindow import config as cfg
 from broker.mosquitto import ManagedBroker
 
@@ -45,13 +45,36 @@ def start_server(url: str, db: Path, config: Path, timeout: float = 30, credenti
     return proc
 
 
-def measure(url: str, settings, site: str, args, secure_dir: str | None = None) -> dict:
-    rtt = measure_rtt(settings, site, samples=args.samples, qos=args.qos, business_type=args.business_type,
-                      secure_dir=secure_dir)
-    load = pipelined_load(url, site, processes=args.processes, clients=args.clients, inflight=args.inflight,
-                          warmup=args.warmup, duration=args.duration, qos=args.qos,
-                          business_types=(args.business_type,), secure_dir=secure_dir)
-    return {"rtt": rtt, "load": load}
+def measure_rtt_rounds(start_echo_proc, start_server_proc, settings, site: str, args, secure_dir: str | None):
+    """The one-in-flight round trip in `args.rounds` alternating rounds (echo, server, echo, server, ...),
+    each of `args.samples / rounds` samples after its own warm-up, pooled per responder: both are measured
+    under the same conditions of a machine whose speed drifts (one long phase each made the ratio swing
+    with whatever else the machine did then). The server keeps its log from round to round."""
+    pooled = {"echo": ([], 0), "server": ([], 0)}
+    per_round = max(1, args.samples // args.rounds)
+    for _ in range(args.rounds):
+        for kind, start in (("echo", start_echo_proc), ("server", start_server_proc)):
+            if kind == "server" and start is None:
+                continue
+            proc = start()
+            try:
+                r = measure_rtt(settings, site, samples=per_round, warmup=args.rtt_warmup, qos=args.qos,
+                                business_type=args.business_type, secure_dir=secure_dir)
+            finally:
+                stop_process(proc)
+            values, errors = pooled[kind]
+            pooled[kind] = (values + r["values"], errors + r["errors"])
+    return {kind: rtt_figures(*pooled[kind]) for kind in pooled}
+
+
+def measure_load(start, url: str, site: str, args, secure_dir: str | None) -> dict:
+    proc = start()
+    try:
+        return pipelined_load(url, site, processes=args.processes, clients=args.clients, inflight=args.inflight,
+                              warmup=args.warmup, duration=args.duration, qos=args.qos,
+                              business_types=(args.business_type,), secure_dir=secure_dir)
+    finally:
+        stop_process(proc)
 
 
 def secure_site(config: Path, tmp: Path, args) -> Path:
@@ -91,21 +114,22 @@ def run_both(broker: ManagedBroker, site, config: Path, tmp: Path, args) -> tupl
     client_url = broker.tls_url if args.secure else broker.url
     client_settings = broker.settings_for("bench-rtt", tls=True) if args.secure else broker.settings
     print(f"Mosquitto at {client_url}{' (TLS, passwords, ACL)' if args.secure else ''}; site {site.site_id}; "
-          f"QoS {args.qos}; load {args.processes} processes x {args.clients} clients x {args.inflight} in flight, "
-          f"{args.duration:.0f} s counted", flush=True)
-    echo = start_echo(broker.url, site.site_id, args.echo_pattern, args.qos, credentials=server_creds)
-    try:
-        bare = measure(client_url, client_settings, site.site_id, args, secure_dir)
-    finally:
-        stop_process(echo)
+          f"QoS {args.qos}; round trips in {args.rounds} alternating rounds; load {args.processes} processes x "
+          f"{args.clients} clients x {args.inflight} in flight, {args.duration:.0f} s counted", flush=True)
+
+    def echo():
+        return start_echo(broker.url, site.site_id, args.echo_pattern, args.qos, credentials=server_creds)
+
+    def server():
+        return start_server(broker.url, tmp / "queue.db", config, credentials=server_creds,
+                            durability=args.durability)
+    rtt = measure_rtt_rounds(echo, None if args.echo_only else server, client_settings, site.site_id, args,
+                             secure_dir)
+    bare = {"rtt": rtt["echo"], "load": measure_load(echo, client_url, site.site_id, args, secure_dir)}
     describe(f"Bare broker (echo, {args.echo_pattern} pattern)", bare)
     if args.echo_only:
         return bare, None
-    server = start_server(broker.url, tmp / "queue.db", config, credentials=server_creds, durability=args.durability)
-    try:
-        issue = measure(client_url, client_settings, site.site_id, args, secure_dir)
-    finally:
-        stop_process(server)
+    issue = {"rtt": rtt["server"], "load": measure_load(server, client_url, site.site_id, args, secure_dir)}
     describe(f"Ticket issue (onewindow server, durability {args.durability})", issue)
     return bare, issue
 
@@ -142,7 +166,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--echo-only", action="store_true", help="measure only the bare broker (echo)")
     parser.add_argument("-c", "--config", default=str(cfg.sample_path("county-hall")), help="site configuration")
     parser.add_argument("--business-type", default="A", help="business type of the issued tickets")
-    parser.add_argument("--samples", type=int, default=2000, help="round trips with one in flight")
+    parser.add_argument("--samples", type=int, default=2000, help="round trips with one in flight (per responder)")
+    parser.add_argument("--rounds", type=int, default=4,
+                        help="alternating rounds of the one-in-flight round trip (echo, server, ...; default 4)")
+    parser.add_argument("--rtt-warmup", type=int, default=200, help="warm-up round trips at the start of each round")
     parser.add_argument("--duration", type=float, default=5.0, help="seconds of pipelined load counted")
     parser.add_argument("--warmup", type=float, default=1.0, help="seconds of load before counting")
     parser.add_argument("--processes", type=int, default=2)
@@ -160,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.duration = min(args.duration, 120.0)
     args.samples = min(args.samples, 100_000)
+    args.rounds = max(1, min(args.rounds, 50))
     with tempfile.TemporaryDirectory(prefix="onewindow-bench-") as tmp:
         flush = disk_flush_ms(Path(tmp))
         print(f"Disk flush here (4 KiB + fdatasync): p50 {flush['p50_ms']:.3f} ms, p99 {flush['p99_ms']:.3f} ms",
