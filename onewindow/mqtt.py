@@ -34,6 +34,41 @@ __all__ = ["MqttTransport", "LocalBroker", "LocalTransport", "Transport", "Handl
 log = logging.getLogger("onewindow.mqtt")
 
 
+class _Client(paho.Client):
+    """paho's client, reading its socket 64 KiB at a time.
+
+    paho reads each packet in three or more `recv` calls (its type byte, its length byte by byte, its body),
+    each a system call; this serves them from one read per wake-up (on the server under load: 6 system calls
+    a command became one per batch). Bytes already read but not yet parsed are `buffered()`: select() cannot
+    see them, so the loop asks. The buffer is dropped with the socket: nothing of one connection is ever
+    parsed as part of the next."""
+
+    READ_SIZE = 65536
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._rbuf = b""
+        self._rpos = 0
+
+    def _sock_recv(self, bufsize: int) -> bytes:
+        if self._rpos >= len(self._rbuf):
+            data = super()._sock_recv(max(bufsize, self.READ_SIZE))  # BlockingIOError, errors: as paho's
+            if len(data) <= bufsize:
+                self._rbuf, self._rpos = b"", 0
+                return data  # what was asked for, or the end of the connection (b"")
+            self._rbuf, self._rpos = data, 0
+        out = self._rbuf[self._rpos:self._rpos + bufsize]
+        self._rpos += len(out)
+        return out
+
+    def _sock_close(self) -> None:
+        self._rbuf, self._rpos = b"", 0
+        super()._sock_close()
+
+    def buffered(self) -> int:
+        return len(self._rbuf) - self._rpos
+
+
 class MqttTransport:
     """A connection to an MQTT broker with presence, resubscription and automatic reconnection."""
 
@@ -62,8 +97,8 @@ class MqttTransport:
         self.connects = 0
         self.refused: str | None = None  # why the broker refused the last connection attempt, if it did
 
-        c = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv311,
-                        clean_session=True)
+        c = _Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv311,
+                    clean_session=True)
         if settings.username:
             c.username_pw_set(settings.username, settings.password)
         if settings.tls:  # mqtts://: the broker's certificate must chain to the site CA (or the system's)
@@ -272,13 +307,15 @@ class MqttTransport:
             if c.socket() is not None:
                 c.loop_write()
 
-    @staticmethod
-    def _buffered(sock) -> bool:
-        """TLS: records already decrypted into the SSL buffer, which select() cannot see."""
+    def _buffered(self, sock) -> bool:
+        """Bytes read from the socket and not yet parsed (ours, or TLS records already decrypted into the SSL
+        buffer), which select() cannot see."""
+        if self._client.buffered():
+            return True
         pending = getattr(sock, "pending", None)
         return bool(pending and pending())
 
-    def _select_once(self, c: paho.Client) -> None:
+    def _select_once(self, c: _Client) -> None:
         sock = c.socket()
         readable, _, _ = select.select([sock, self._wake_r], [sock] if c.want_write() else [], [],
                                        0 if self._buffered(sock) else self._idle_interval)

@@ -177,6 +177,43 @@ def test_the_loop_hands_over_each_batch_and_sends_what_other_threads_publish_pro
         assert [p for b in batches for p in b] == [str(i).encode() for i in range(200)]
 
 
+def test_messages_read_in_one_go_are_all_delivered_at_once(broker):
+    """The transport reads the socket 64 KiB at a time: a burst arrives in one read, more messages than one
+    batch holds, and none of them may wait in the buffer for the next wake-up (here 30 s away)."""
+    got = Inbox()
+    t = MqttTransport(broker.settings, SITE, "server", presence=False, idle_interval=30, max_batch=16)
+    t.subscribe(f"onewindow/{SITE}/cmd/#", got)
+    with t.start(), MqttTransport(broker.settings, SITE, "kiosk", presence=False) as kiosk:
+        for burst in range(3):
+            for i in range(100):
+                kiosk.publish(f"onewindow/{SITE}/cmd/issue", f"{burst}-{i}", qos=0)
+            assert got.wait_for(lambda topic, p: p == f"{burst}-99".encode(), 5), f"burst {burst} stuck"
+        assert [p for _, p in got.messages] == [f"{b}-{i}".encode() for b in range(3) for i in range(100)]
+    assert t._client.buffered() == 0
+
+
+def test_the_read_buffer_goes_with_its_connection():
+    """Bytes read on one connection are never parsed as part of the next."""
+    from paho.mqtt.enums import CallbackAPIVersion
+    from onewindow.mqtt import _Client
+    c = _Client(CallbackAPIVersion.VERSION2, client_id="t")
+    old, old_peer = socket.socketpair()
+    c._sock = old
+    old_peer.sendall(b"ABCDEFGH")
+    assert c._sock_recv(2) == b"AB" and c.buffered() == 6  # one read took all; served two at a time
+    assert c._sock_recv(3) == b"CDE" and c.buffered() == 3
+    c._sock_close()  # the connection is lost with "FGH" unread
+    assert c.buffered() == 0
+    new, new_peer = socket.socketpair()
+    c._sock = new
+    new_peer.sendall(b"Z")
+    assert c._sock_recv(1) == b"Z"
+    new_peer.close()
+    assert c._sock_recv(1) == b""  # the end of a connection reads as it did
+    for s in (old_peer, new):
+        s.close()
+
+
 def test_start_fails_clearly_when_no_broker_answers():
     from onewindow.broker import BrokerSettings, free_port
     t = MqttTransport(BrokerSettings(port=free_port()), SITE, "lonely", presence=False)
