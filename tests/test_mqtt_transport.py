@@ -192,6 +192,16 @@ def test_messages_read_in_one_go_are_all_delivered_at_once(broker):
     assert t._client.buffered() == 0
 
 
+def test_every_message_acknowledged_by_the_broker_is_forgotten(broker):
+    """QoS 1: the transport keeps a message until its PUBACK (resent after a reconnect), then drops it."""
+    t = MqttTransport(broker.settings, SITE, "server", presence=False)
+    with t.start():
+        for i in range(500):
+            t.publish(f"onewindow/{SITE}/event/log", str(i), qos=1)
+        assert wait_until(lambda: not t._client._out_messages, 10), f"{len(t._client._out_messages)} unacknowledged"
+        assert t._client._inflight_messages == 0
+
+
 def test_the_read_buffer_goes_with_its_connection():
     """Bytes read on one connection are never parsed as part of the next."""
     from paho.mqtt.enums import CallbackAPIVersion
