@@ -34,8 +34,19 @@ def city_db(pg_cluster) -> str:
     return pg_cluster.create_database(f"city_test_{next(_names)}")
 
 
+@pytest.fixture
+def city_bus(city_bus_of_the_run):
+    """The run's city bus with every node up and taking MQTT connects: a test before may have killed one
+    (nodes come back in a second or two, and a cluster that lost a node takes a moment to answer again)."""
+    bus = city_bus_of_the_run
+    for i in range(len(bus.nodes)):
+        bus.revive(i)
+        assert bus.wait_ready(i, 30), f"city bus node {i + 1} did not come back"
+    return bus
+
+
 @pytest.fixture(scope="session")
-def city_bus():
+def city_bus_of_the_run():
     """A 3-node city bus (NATS cluster with JetStream and MQTT) for the whole test run."""
     from city.nats import CityBus
     state = tempfile.mkdtemp(prefix="onewindow-citybus-")
