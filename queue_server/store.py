@@ -46,7 +46,6 @@ DURABILITY = {"power": "FULL", "crash": "NORMAL"}  # -> SQLite's synchronous set
 CRASH_SYNC_SECONDS = 1.0  # "crash" durability: the WAL reaches the device at least this often
 CHECKPOINT_SECONDS = 1.0  # at most one checkpoint a second, whatever the load
 CATCH_UP_FRAMES = 4000  # WAL pages (16 MB) past which a checkpoint is finished on the writer's thread
-WAL_RESERVE_BYTES = 64 << 20  # the server's default: the WAL written out to this size at start (see _reserve_wal)
 # Event fields kept in their own columns; the rest go to `data` as JSON.
 COLUMNS = ("type", "at", "day", "ticket", "window")
 
@@ -114,14 +113,13 @@ class Store:
             except OSError as exc:
                 raise DatabaseUnusable(f"cannot create the directory of {db}: {exc.strerror}") from None
             self._lock_fd = dbguard.acquire_lock(db, site_id)
-        self.wal_reserve = wal_reserve
         try:
-            self._open(checkpoint_rows)
+            self._open(checkpoint_rows, wal_reserve)
         except BaseException:
             self._release()
             raise
 
-    def _open(self, checkpoint_rows: int) -> None:
+    def _open(self, checkpoint_rows: int, wal_reserve: int = 0) -> None:
         file_backed = self.path != ":memory:"
         db = Path(self.path)
         if file_backed:
@@ -149,8 +147,6 @@ class Store:
             raise DatabaseUnusable(f"cannot use {db} as the queue log ({exc}): {hint}") from None
         self.db = sqlite_utils.Database(self.conn)
         self.next_seq = (row[0] or 0) + 1
-        if file_backed and self.wal_reserve > 0:
-            self._reserve_wal(self.wal_reserve)
         if file_backed:
             try:
                 dbguard.check_marker(db, self.site_id, row[0] or 0)
@@ -158,6 +154,8 @@ class Store:
                 self._close_conn()
                 raise
             self._marker_day = row[1] if row[0] else None
+            if wal_reserve > 0:  # only for a log that is to be used
+                self._reserve_wal(wal_reserve)
         # Checkpoints (copying the WAL into the database file) are run by the owner at a moment of its
         # choosing (the server: after its replies have left), not inside a commit a reply waits for.
         self.checkpoint_rows = checkpoint_rows
